@@ -1,0 +1,59 @@
+using Dapper;
+using Npgsql;
+
+namespace CampaignSlices.Api.Infrastructure;
+
+public static class Database
+{
+    public const string ConnectionStringName = "Campaigns";
+    private const string EmbeddedDatabaseName = "campaigns";
+
+    /// <summary>
+    /// Registers the app's one NpgsqlDataSource. With no connection string the service starts its own
+    /// PostgreSQL from the machine's binaries, data kept in the local data folder.
+    /// </summary>
+    public static async Task AddDatabaseAsync(this WebApplicationBuilder builder)
+    {
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+        var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            var folder = Path.Combine(LocalData.Folder(builder.Configuration, builder.Environment), "postgres");
+            var server = await EmbeddedPostgres.StartAsync(folder, throwAway: false);
+            builder.Services.AddSingleton(server);
+            connectionString = await EnsureDatabaseAsync(server.ConnectionString, EmbeddedDatabaseName);
+            Console.WriteLine($"Embedded PostgreSQL on 127.0.0.1:{server.Port}, data in {server.DataDirectory}");
+        }
+        builder.Services.AddSingleton(sp => new NpgsqlDataSourceBuilder(connectionString)
+            .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
+            .Build());
+        builder.Services.AddSingleton<System.Data.Common.DbDataSource>(sp => sp.GetRequiredService<NpgsqlDataSource>());
+        builder.Services.AddSingleton<Migrations>();
+    }
+
+    /// <summary>Stops the embedded server, if this process started one, when the app stops.</summary>
+    public static void StopEmbeddedDatabaseOnShutdown(this WebApplication app)
+    {
+        if (app.Services.GetService<EmbeddedPostgres>() is { } server)
+            app.Lifetime.ApplicationStopped.Register(() => server.DisposeAsync().AsTask().GetAwaiter().GetResult());
+    }
+
+    /// <summary>Creates <paramref name="database"/> on the server when missing; returns its connection string.</summary>
+    public static async Task<string> EnsureDatabaseAsync(string serverConnectionString, string database)
+    {
+        await using var connection = new NpgsqlConnection(serverConnectionString);
+        await connection.OpenAsync();
+        var exists = await connection.ExecuteScalarAsync<bool>(
+            "select exists(select 1 from pg_database where datname = @database)", new { database });
+        if (!exists)
+            await connection.ExecuteAsync($"create database \"{database}\"");
+        return new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = database }.ConnectionString;
+    }
+}
+
+/// <summary>The git-ignored folder where `dotnet run` keeps its database and development signing key.</summary>
+public static class LocalData
+{
+    public static string Folder(IConfiguration configuration, IHostEnvironment environment) =>
+        Path.GetFullPath(configuration["LocalData:Folder"] ?? Path.Combine(environment.ContentRootPath, ".data"));
+}

@@ -1,0 +1,26 @@
+namespace CampaignSlices.Api.Infrastructure;
+
+public static class Logs
+{
+    /// <summary>Structured logs carrying the request's trace id; one JSON object a line outside Development.</summary>
+    public static void AddLogs(this WebApplicationBuilder builder)
+    {
+        builder.Logging.Configure(options => options.ActivityTrackingOptions =
+            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        if (builder.Environment.IsDevelopment())
+            return;
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(options =>
+        {
+            options.IncludeScopes = true;
+            options.UseUtcTimestamp = true;
+            options.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+        });
+    }
+}
+
+public static class RequestLimits
+{
+    /// <summary>1 MiB for every JSON body; dataset import raises it for its own endpoint.</summary>
+    public const long JsonBodyBytes = 1024 * 1024;
+}

@@ -1,0 +1,35 @@
+using CampaignSlices.Api.Datasets;
+using CampaignSlices.Api.Infrastructure;
+
+if (args is ["token", ..])
+    return Auth.RunTokenCommand(args[1..]);
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddLogs();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.JsonBodyBytes);
+builder.Services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
+builder.Services.AddProblems();
+builder.AddAuth();
+await builder.AddDatabaseAsync();
+builder.Services.AddHealth();
+builder.Services.AddOpenApiDocument();
+
+var app = builder.Build();
+app.StopEmbeddedDatabaseOnShutdown();
+await app.Services.GetRequiredService<Migrations>().ApplyAsync(app.Lifetime.ApplicationStopping);
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapHealth();
+app.MapApiReference();
+var api = app.MapGroup("/api/v1");
+api.MapDatasetEndpoints();
+
+await app.RunAsync();
+return 0;
+
+public partial class Program;
