@@ -1,3 +1,4 @@
+using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
 
@@ -10,10 +11,13 @@ builder.AddLogs();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.JsonBodyBytes);
 builder.Services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
 builder.Services.AddProblems();
+builder.Services.AddValidation();
+builder.Services.AddSingleton(TimeProvider.System);
 builder.AddAuth();
 await builder.AddDatabaseAsync();
 builder.Services.AddHealth();
 builder.Services.AddOpenApiDocument();
+builder.AddCampaigns();
 
 var app = builder.Build();
 app.StopEmbeddedDatabaseOnShutdown();
@@ -23,11 +27,13 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseIdempotencyKeys();
 
 app.MapHealth();
 app.MapApiReference();
 var api = app.MapGroup("/api/v1");
 api.MapDatasetEndpoints();
+api.MapCampaignEndpoints();
 
 await app.RunAsync();
 return 0;

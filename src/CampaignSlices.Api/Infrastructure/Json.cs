@@ -20,14 +20,21 @@ public static class Json
         options.RespectNullableAnnotations = true;
     }
 
-    public static readonly JsonSerializerOptions Options = Create();
+    public static readonly JsonSerializerOptions Options = Create(JsonUnmappedMemberHandling.Disallow);
 
-    private static JsonSerializerOptions Create()
+    /// <summary>For what the service itself stored: a column or field added later must not break reading.</summary>
+    public static readonly JsonSerializerOptions StoredOptions = Create(JsonUnmappedMemberHandling.Skip);
+
+    private static JsonSerializerOptions Create(JsonUnmappedMemberHandling unmapped)
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         Configure(options);
+        options.UnmappedMemberHandling = unmapped;
         return options;
     }
+
+    /// <summary>An enum value as the wire and the database spell it: `launch_default`.</summary>
+    public static string ToWire(this Enum value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 
     /// <summary>Timestamps go out as UTC with a Z and come in with any explicit offset.</summary>
     private sealed class UtcTimestampConverter : JsonConverter<DateTimeOffset>
