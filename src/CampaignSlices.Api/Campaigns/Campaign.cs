@@ -25,15 +25,15 @@ public enum VariantType { Template, Ai }
 public enum VoiceAppType { Agent, Workflow }
 
 /// <summary>
-/// Every field a client sets on a campaign: the create body, and the merged shape a PATCH is
-/// validated as. Fields are nullable so that one validator can report every missing value at once.
+/// Every field a client sets on a campaign: the PATCH body, and the merged shape the validator
+/// checks. Fields are nullable so that one validator can report every missing value at once.
 /// </summary>
-public sealed record CampaignSettings
+public record CampaignSettings
 {
-    [Required] public Guid? DatasetId { get; init; }
-    [Required] public string? Name { get; init; }
+    public Guid? DatasetId { get; init; }
+    public string? Name { get; init; }
     public string? Description { get; init; }
-    [Required] public CampaignType? Type { get; init; }
+    public CampaignType? Type { get; init; }
     public LaunchType? LaunchType { get; init; }
     public DateTimeOffset? StartDate { get; init; }
     public DateTimeOffset? EndDate { get; init; }
@@ -44,7 +44,7 @@ public sealed record CampaignSettings
     public string? Timezone { get; init; }
     public List<Weekday>? SendDays { get; init; }
     public OperatingHours? OperatingHours { get; init; }
-    [Required] public List<CampaignStep>? StepsConfig { get; init; }
+    public List<CampaignStep>? StepsConfig { get; init; }
     public List<string>? AliasIds { get; init; }
     public List<AccountLimit>? AccountLimits { get; init; }
     public Guid? ConnectedAccountId { get; init; }
@@ -59,8 +59,8 @@ public sealed record CampaignSettings
     public DateTimeOffset? PersonalizationReviewedAt { get; init; }
     public DateTimeOffset? PlaygroundDiscoveryDismissedAt { get; init; }
 
-    /// <summary>The contract's defaults for what was left out; steps renumbered; repeated account limits collapsed (last wins).</summary>
-    public CampaignSettings WithDefaults() => this with
+    /// <summary>The contract's defaults for what was left out, then <see cref="Normalized"/>.</summary>
+    public CampaignSettings WithDefaults() => Normalized() with
     {
         LaunchType = LaunchType ?? Campaigns.LaunchType.Immediate,
         DailyLimit = DailyLimit ?? 100,
@@ -69,12 +69,18 @@ public sealed record CampaignSettings
         MinIntervalSeconds = MinIntervalSeconds ?? 300,
         Timezone = Timezone ?? "UTC",
         SendDays = SendDays ?? [Weekday.Mon, Weekday.Tue, Weekday.Wed, Weekday.Thu, Weekday.Fri],
-        StepsConfig = StepsConfig?.Select((step, index) => step with { Step = index + 1 }).ToList(),
-        AccountLimits = CollapseAccountLimits(AccountLimits ?? []),
+        AccountLimits = AccountLimits ?? [],
         SkipOtherCampaigns = SkipOtherCampaigns ?? false,
         StopOnReply = StopOnReply ?? true,
         OpenTracking = OpenTracking ?? false,
         UnreviewedLaunchPolicy = UnreviewedLaunchPolicy ?? Campaigns.UnreviewedLaunchPolicy.LaunchDefault,
+    };
+
+    /// <summary>Steps renumbered by position; a repeated account limit keeps its last value.</summary>
+    public CampaignSettings Normalized() => this with
+    {
+        StepsConfig = StepsConfig?.Select((step, index) => step with { Step = index + 1 }).ToList(),
+        AccountLimits = AccountLimits is null ? null : CollapseAccountLimits(AccountLimits),
     };
 
     private static List<AccountLimit> CollapseAccountLimits(List<AccountLimit> limits) =>
@@ -257,6 +263,58 @@ public static class CampaignRows
     {
         public CampaignResponse Campaign => JsonSerializer.Deserialize<CampaignResponse>(Body, Json.StoredOptions)!;
     }
+
+    /// <summary>
+    /// The columns a client writes, each named as its field, with the value it takes from the
+    /// settings. Create inserts them all, PATCH sets those it changes; no column name ever comes from input.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, Column> Writable = new Column[]
+    {
+        new("dataset_id", c => c.DatasetId),
+        new("name", c => c.Name),
+        new("description", c => c.Description),
+        new("type", c => c.Type?.ToWire()),
+        new("launch_type", c => c.LaunchType?.ToWire()),
+        new("start_date", c => c.StartDate?.ToUniversalTime()),
+        new("end_date", c => c.EndDate?.ToUniversalTime()),
+        new("daily_limit", c => c.DailyLimit),
+        new("sending_window_start", c => c.SendingWindowStart),
+        new("sending_window_end", c => c.SendingWindowEnd),
+        new("min_interval_seconds", c => c.MinIntervalSeconds),
+        new("timezone", c => c.Timezone),
+        new("send_days", c => c.SendDays?.Select(day => day.ToWire()).ToArray()),
+        new("operating_hours", c => Document(c.OperatingHours), Jsonb: true),
+        new("steps_config", c => Document(c.StepsConfig), Jsonb: true),
+        new("alias_ids", c => c.AliasIds?.ToArray()),
+        new("account_limits", c => Document(c.AccountLimits), Jsonb: true),
+        new("connected_account_id", c => c.ConnectedAccountId),
+        new("skip_other_campaigns", c => c.SkipOtherCampaigns),
+        new("stop_on_reply", c => c.StopOnReply),
+        new("open_tracking", c => c.OpenTracking),
+        new("signature", c => c.Signature),
+        new("voice_config", c => Document(c.VoiceConfig), Jsonb: true),
+        new("webhook_config", c => Document(c.WebhookConfig), Jsonb: true),
+        new("system_prompt", c => c.SystemPrompt),
+        new("unreviewed_launch_policy", c => c.UnreviewedLaunchPolicy?.ToWire()),
+        new("personalization_reviewed_at", c => c.PersonalizationReviewedAt?.ToUniversalTime()),
+        new("playground_discovery_dismissed_at", c => c.PlaygroundDiscoveryDismissedAt?.ToUniversalTime()),
+    }.ToDictionary(column => column.Name);
+
+    public sealed record Column(string Name, Func<CampaignSettings, object?> Value, bool Jsonb = false)
+    {
+        /// <summary>The parameter as SQL reads it: jsonb travels as text and is cast.</summary>
+        public string Parameter => Jsonb ? $"cast(@{Name} as jsonb)" : $"@{Name}";
+    }
+
+    public static DynamicParameters Parameters(CampaignSettings settings, IEnumerable<Column> columns)
+    {
+        var parameters = new DynamicParameters();
+        foreach (var column in columns)
+            parameters.Add(column.Name, column.Value(settings));
+        return parameters;
+    }
+
+    private static string? Document<T>(T? value) => value is null ? null : JsonSerializer.Serialize(value, Json.Options);
 
     public static Task<Row?> FindAsync(NpgsqlConnection connection, Guid campaignId, Guid userId, CancellationToken ct) =>
         connection.QuerySingleOrDefaultAsync<Row?>(new CommandDefinition(

@@ -8,8 +8,9 @@ public static class CampaignEndpoints
     public static void AddCampaigns(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<CampaignValidator>();
-        builder.Services.AddSingleton<CreateCampaign.RequestValidator>();
+        builder.Services.AddSingleton<CampaignRequestValidator>();
         builder.Services.AddSingleton<CreateCampaign.Handler>();
+        builder.Services.AddSingleton<PatchCampaign.Handler>();
     }
 
     public static void MapCampaignEndpoints(this IEndpointRouteBuilder api)
@@ -21,6 +22,10 @@ public static class CampaignEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapGet("/{campaign_id}", GetCampaign.Endpoint).WithName("GetCampaign").WithSummary("Read a campaign")
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        campaigns.MapPatch("/{campaign_id}", PatchCampaign.Endpoint).WithName("PatchCampaign")
+            .WithSummary("Change some fields of a campaign, as its status allows")
+            .Accepts<CampaignSettings>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         campaigns.MapDelete("/{campaign_id}", DeleteCampaign.Endpoint).WithName("DeleteCampaign").WithSummary("Delete a draft campaign")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
     }

@@ -7,6 +7,14 @@ using Npgsql;
 
 namespace CampaignSlices.Api.Campaigns;
 
+/// <summary>Rules of a request body itself, before defaults and collapsing: create and PATCH alike.</summary>
+public sealed class CampaignRequestValidator : AbstractValidator<CampaignSettings>
+{
+    public CampaignRequestValidator() =>
+        RuleFor(c => c.AccountLimits).Must(limits => limits!.Count <= 50).When(c => c.AccountLimits is not null)
+            .WithMessage("At most 50 entries per request.");
+}
+
 /// <summary>
 /// The campaign as a whole (SPEC 3.1–3.3), defaults applied: what create checks, and what a PATCH
 /// checks after merging. Needs the caller's id in the context (<see cref="Validation.UserIdKey"/>)
@@ -118,7 +126,9 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
 
         if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate is null)
             context.AddFailure("start_date", "Required when launch_type is scheduled.");
-        if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate <= now)
+        var startChanges = !context.RootContextData.TryGetValue(Validation.ChangedFieldsKey, out var changed)
+            || ((IReadOnlySet<string>)changed).Overlaps(["start_date", "launch_type"]);
+        if (startChanges && campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate <= now)
             context.AddFailure("start_date", "Must be in the future.");
         if (campaign.EndDate is DateTimeOffset end && campaign.StartDate is DateTimeOffset start && end <= start)
             context.AddFailure("end_date", "Must be after start_date.");

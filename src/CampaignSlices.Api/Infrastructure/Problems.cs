@@ -117,7 +117,9 @@ public static partial class Problems
                 var m when !m.Contains("Path:") && !m.Contains(".NET") => m,
                 _ => "Invalid value.",
             };
-            if (message == "Unknown field." && UnknownProperty().Match(json.Message) is { Success: true } unknown)
+            // The serializer may or may not have stepped into the offending property when it stops.
+            if (message is "Unknown field." or "Duplicate key." && QuotedProperty().Match(json.Message) is { Success: true } unknown
+                && !field.EndsWith(unknown.Groups[1].Value, StringComparison.Ordinal))
                 field = field == "$" ? unknown.Groups[1].Value : $"{field}.{unknown.Groups[1].Value}";
             return (400, $"{field}: {message}", new() { [field] = [message] });
         }
@@ -140,7 +142,7 @@ public static partial class Problems
         [GeneratedRegex("""^Failed to bind parameter "(?<type>[^ ]+) (?<name>[^"]+)" from "(?<value>.*)"\.$""")]
         private static partial Regex BindFailure();
 
-        [GeneratedRegex("""The JSON property '([^']+)'""")]
-        private static partial Regex UnknownProperty();
+        [GeneratedRegex("""property '([^']+)'""")]
+        private static partial Regex QuotedProperty();
     }
 }

@@ -9,6 +9,7 @@ namespace CampaignSlices.Api.Infrastructure;
 public static class Validation
 {
     public const string UserIdKey = "user_id";
+    public const string ChangedFieldsKey = "changed_fields";
 
     public static void AddValidation(this IServiceCollection services)
     {
@@ -17,11 +18,18 @@ public static class Validation
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => JsonPath(member?.Name);
     }
 
-    /// <summary>Validates <paramref name="model"/> on behalf of <paramref name="userId"/> (rules that look up the caller's data need it).</summary>
-    public static Task<ValidationResult> ValidateForUserAsync<T>(this IValidator<T> validator, T model, Guid userId, CancellationToken ct)
+    /// <summary>
+    /// Validates <paramref name="model"/> on behalf of <paramref name="userId"/> (rules that look up the
+    /// caller's data need it); <paramref name="changedFields"/>, when given, lets rules about the moment
+    /// of a change (a start date in the future) skip fields the request leaves as they were.
+    /// </summary>
+    public static Task<ValidationResult> ValidateForUserAsync<T>(
+        this IValidator<T> validator, T model, Guid userId, CancellationToken ct, IReadOnlySet<string>? changedFields = null)
     {
         var context = new ValidationContext<T>(model);
         context.RootContextData[UserIdKey] = userId;
+        if (changedFields is not null)
+            context.RootContextData[ChangedFieldsKey] = changedFields;
         return validator.ValidateAsync(context, ct);
     }
 
