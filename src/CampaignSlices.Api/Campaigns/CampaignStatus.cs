@@ -8,6 +8,29 @@ public static class CampaignStatusRules
     /// <summary>Only a draft may be deleted; anything launched keeps its history.</summary>
     public static readonly IReadOnlySet<CampaignStatus> Deletable = new HashSet<CampaignStatus> { CampaignStatus.Draft };
 
+    public enum LifecycleAction { Launch, Pause, Resume, Cancel }
+
+    /// <summary>
+    /// Where each lifecycle action may start from, and the statuses in which it counts as already
+    /// done (answered 200 without change, so clients may retry). Anything else is 409.
+    /// </summary>
+    public sealed record Transition(IReadOnlySet<CampaignStatus> From, IReadOnlySet<CampaignStatus> AlreadyDone);
+
+    public static readonly IReadOnlyDictionary<LifecycleAction, Transition> Lifecycle = new Dictionary<LifecycleAction, Transition>
+    {
+        [LifecycleAction.Launch] = new(Set(CampaignStatus.Draft), Set()),
+        [LifecycleAction.Pause] = new(Set(CampaignStatus.Scheduled, CampaignStatus.Active), Set(CampaignStatus.Paused)),
+        [LifecycleAction.Resume] = new(Set(CampaignStatus.Paused), Set(CampaignStatus.Active, CampaignStatus.Scheduled, CampaignStatus.Launching)),
+        [LifecycleAction.Cancel] = new(
+            Set(CampaignStatus.Scheduled, CampaignStatus.Active, CampaignStatus.Paused, CampaignStatus.Draining), Set(CampaignStatus.Cancelled)),
+    };
+
+    /// <summary>SPEC 5.4: launched goes back to active; not yet launched to scheduled while its start is ahead, else to launching.</summary>
+    public static CampaignStatus ResumeTarget(CampaignResponse campaign, DateTimeOffset now) =>
+        campaign.LaunchedAt is not null ? CampaignStatus.Active
+        : campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate > now ? CampaignStatus.Scheduled
+        : CampaignStatus.Launching;
+
     /// <summary>The PATCH field groups of SPEC 6, each with the statuses in which its fields may change.</summary>
     public enum FieldGroup { Descriptive, Schedule, Personalization, LaunchType, StartDate, Sequence, Voice }
 

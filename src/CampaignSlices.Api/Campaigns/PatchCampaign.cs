@@ -3,11 +3,13 @@
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
@@ -52,7 +54,8 @@ public static class PatchCampaign
         public sealed record NotFound : Outcome;
     }
 
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, CampaignRequestValidator requestValidator, CampaignValidator campaignValidator)
+    public sealed class Handler(
+        NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, CampaignRequestValidator requestValidator, CampaignValidator campaignValidator)
     {
         public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, JsonElement body, int? expectedVersion, CancellationToken ct)
         {
@@ -101,11 +104,21 @@ public static class PatchCampaign
             parameters.Add("campaign_id", campaignId);
             parameters.Add("now", clock.GetUtcNow());
             var saved = await connection.QuerySingleAsync<CampaignRows.Row>(new CommandDefinition(UpdateSql(columns), parameters, transaction, cancellationToken: ct));
-            await RecordAsync(connection, transaction, campaignId, "updated", current.Status, changed, ct);
+            var now = clock.GetUtcNow();
+            await CampaignEvents.RecordAsync(connection, transaction, campaignId, "updated", current.Status, current.Status,
+                CampaignEvents.ByUser, now, ct, details: new { fields = changed });
+            // A schedule change on an active campaign is recorded so the dispatcher can re-time waiting leads.
             if (current.Status == CampaignStatus.Active && changed.Any(CampaignStatusRules.ScheduleFields.Contains))
-                await RecordAsync(connection, transaction, campaignId, "schedule_changed", current.Status,
-                    changed.Where(CampaignStatusRules.ScheduleFields.Contains).ToList(), ct);
-            await transaction.CommitAsync(ct);
+                await CampaignEvents.RecordAsync(connection, transaction, campaignId, "schedule_changed", current.Status, current.Status,
+                    CampaignEvents.ByUser, now, ct, details: new { fields = changed.Where(CampaignStatusRules.ScheduleFields.Contains) });
+            // A scheduled campaign's trigger follows its start_date, in the same transaction.
+            var scheduler = await schedulers.GetScheduler(ct);
+            using (scheduler.EnlistTransaction(transaction))
+            {
+                if (current.Status == CampaignStatus.Scheduled && changed.Contains("start_date"))
+                    await ScheduledLaunchJob.ScheduleAsync(scheduler, campaignId, merged.StartDate!.Value, ct);
+                await transaction.CommitAsync(ct);
+            }
             return new Outcome.Saved(saved);
         }
 
@@ -121,18 +134,6 @@ public static class PatchCampaign
                 throw new BadHttpRequestException("The request body is invalid.", StatusCodes.Status400BadRequest, e);
             }
         }
-
-        private Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, string type,
-            CampaignStatus status, IReadOnlyList<string> fields, CancellationToken ct) =>
-            connection.ExecuteAsync(new CommandDefinition(EventSql, new
-            {
-                eventId = Guid.CreateVersion7(clock.GetUtcNow()),
-                campaignId,
-                type,
-                status = status.ToWire(),
-                details = JsonSerializer.Serialize(new { fields }, Json.Options),
-                now = clock.GetUtcNow(),
-            }, transaction, cancellationToken: ct));
     }
 
     private static string UpdateSql(IEnumerable<CampaignRows.Column> columns) => $"""
@@ -141,11 +142,5 @@ public static class PatchCampaign
             version = c.version + 1, updated_at = @now
         where c.campaign_id = @campaign_id
         returning {CampaignRows.Columns}
-        """;
-
-    // A schedule change on an active campaign is recorded so the dispatcher can re-time waiting leads.
-    private const string EventSql = """
-        insert into campaign_events (event_id, campaign_id, type, from_status, to_status, actor, details, created_at)
-        values (@eventId, @campaignId, @type, @status, @status, 'user', cast(@details as jsonb), @now)
         """;
 }

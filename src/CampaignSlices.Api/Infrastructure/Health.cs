@@ -6,7 +6,7 @@ namespace CampaignSlices.Api.Infrastructure;
 /// <summary>/health/live answers while the process runs; /health/ready when the database is reachable and migrated.</summary>
 public static class Health
 {
-    private const string ReadyTag = "ready";
+    public const string ReadyTag = "ready";
 
     public static void AddHealth(this IServiceCollection services) =>
         services.AddHealthChecks()

@@ -1,0 +1,40 @@
+using Quartz;
+
+namespace CampaignSlices.Api.Campaigns.Jobs;
+
+/// <summary>
+/// The one-shot trigger of a scheduled launch, keyed by campaign. A trigger missed while no replica
+/// ran fires as soon as one starts (FireNow); in a cluster it fires on one replica only.
+/// </summary>
+public sealed class ScheduledLaunchJob(StartScheduledLaunch.Handler start) : IJob
+{
+    private const string Group = "scheduled-launch";
+    private const string CampaignIdKey = "campaign_id";
+
+    public static TriggerKey TriggerFor(Guid campaignId) => new($"launch-{campaignId}", Group);
+
+    public static JobKey JobFor(Guid campaignId) => new($"launch-{campaignId}", Group);
+
+    /// <summary>Creates or moves the trigger to <paramref name="startAt"/>; enlisted, it exists only if the transaction commits.</summary>
+    public static async Task ScheduleAsync(IScheduler scheduler, Guid campaignId, DateTimeOffset startAt, CancellationToken ct)
+    {
+        var job = JobBuilder.Create<ScheduledLaunchJob>()
+            .WithIdentity(JobFor(campaignId))
+            .UsingJobData(CampaignIdKey, campaignId.ToString())
+            .RequestRecovery(true)
+            .Build();
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity(TriggerFor(campaignId))
+            .ForJob(job)
+            .StartAt(startAt)
+            .WithSimpleSchedule(schedule => schedule.WithRepeatCount(0).WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+        await scheduler.ScheduleJob(job, trigger, ScheduleJobOptions.Replacing, ct);
+    }
+
+    public static async Task UnscheduleAsync(IScheduler scheduler, Guid campaignId, CancellationToken ct) =>
+        await scheduler.DeleteJob(JobFor(campaignId), ct);
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken ct) =>
+        await start.HandleAsync(Guid.Parse((string)context.MergedJobDataMap[CampaignIdKey]!), ct);
+}

@@ -1,0 +1,104 @@
+using CampaignSlices.Api.Infrastructure;
+using Dapper;
+
+namespace CampaignSlices.Api.Campaigns;
+
+/// <summary>
+/// The one rule set of SPEC 5.2, shared by preflight and enrollment: every dataset row checked
+/// against the campaign in a single set-based SQL pass, never pulled into .NET.
+/// </summary>
+public static class LeadRules
+{
+    public const string MissingPlaceholder = "missing_placeholder";
+    private static readonly string[] KnownColumns = ["email", "first_name", "last_name", "company", "linkedin_url", "phone"];
+
+    private static readonly Dictionary<string, string> Messages = new()
+    {
+        ["missing_email"] = "An email step needs an email address, and this row has none.",
+        ["invalid_email"] = "The email address is malformed.",
+        ["duplicate_email"] = "The same email address (ignoring case and surrounding spaces) is on an earlier row.",
+        ["missing_linkedin_url"] = "A LinkedIn step needs a LinkedIn profile URL, and this row has none.",
+        ["invalid_linkedin_url"] = "The LinkedIn URL is not a profile URL (linkedin.com/in/…).",
+        ["missing_phone"] = "A call step needs a phone number, and this row has none.",
+        ["invalid_phone"] = "The phone number is not in E.164 form (+14155550123).",
+        ["in_other_campaign"] = "This LinkedIn profile is already enrolled in another active or paused LinkedIn campaign of yours.",
+    };
+
+    public sealed record Warning(int RowNumber, string Code, string Field, string Message);
+
+    public sealed record Summary(int TotalRows, int LaunchableRows, int WarningCount, Dictionary<string, int> WarningsByCode);
+
+    public static string MessageFor(string code, string field) =>
+        code == MissingPlaceholder ? $"The placeholder {{{{{field}}}}} has no value on this row." : Messages[code];
+
+    /// <summary>
+    /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, problems as
+    /// 'code:field' text[], blocking) for <paramref name="campaign"/>'s dataset; append a statement that uses it.
+    /// </summary>
+    public static (string Sql, DynamicParameters Parameters) CheckedRows(CampaignResponse campaign)
+    {
+        var channels = campaign.StepsConfig.Select(step => step.Channel).ToHashSet();
+        var placeholders = campaign.StepsConfig.Where(step => step.Channel is not null)
+            .SelectMany(step => CampaignValidator.Placeholders(step.MessageTemplate))
+            .Concat(channels.Contains(StepChannel.Email) && campaign.Signature?.Contains("%first_name%") == true ? ["first_name"] : [])
+            .Distinct().ToList();
+
+        var parameters = new DynamicParameters(new
+        {
+            dataset_id = campaign.DatasetId,
+            campaign_id = campaign.CampaignId,
+            user_id = campaign.UserId,
+            email = channels.Contains(StepChannel.Email),
+            linkedin = channels.Contains(StepChannel.Linkedin),
+            call = channels.Contains(StepChannel.Call),
+            skip_other = campaign.SkipOtherCampaigns && channels.Contains(StepChannel.Linkedin),
+        });
+        var placeholderChecks = placeholders.Select((column, i) =>
+        {
+            parameters.Add($"placeholder_{i}", column);
+            // Known columns by their fixed names; any other is a custom attribute looked up by parameter.
+            var value = KnownColumns.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
+            return $",\n                    case when nullif(btrim({value}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
+        });
+
+        var placeholderSql = string.Concat(placeholderChecks);
+        var sql = $$"""
+            with source as (
+                select r.row_number, nullif(btrim(r.email), '') as email, nullif(btrim(r.linkedin_url), '') as linkedin_url,
+                       nullif(btrim(r.phone), '') as phone, r.first_name, r.last_name, r.company, r.attributes
+                from dataset_rows r
+                where r.dataset_id = @dataset_id
+            ),
+            other_profiles as (
+                select distinct l.linkedin_profile
+                from leads l join campaigns c on c.campaign_id = l.campaign_id
+                where @skip_other and c.user_id = @user_id and c.campaign_id <> @campaign_id
+                  and c.status in ('active', 'paused') and c.type in ('linkedin', 'mixed') and l.linkedin_profile is not null
+            ),
+            profiled as (
+                select s.*,
+                       -- the row's place among rows with the same email, case and spaces aside
+                       row_number() over (partition by lower(s.email) order by s.row_number) as duplicate_rank,
+                       lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\.)?linkedin\.com/in/([^/?#[:space:]]+)/?$')) as linkedin_profile
+                from source s
+            ),
+            checked_rows as (
+                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone, p.problems,
+                       exists (select 1 from unnest(p.problems) problem where problem not like '{{MissingPlaceholder}}:%') as blocking
+                from profiled s
+                cross join lateral (select array_remove(array[
+                    case when @email and s.email is null then 'missing_email:email'
+                         when @email and s.email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then 'invalid_email:email' end,
+                    case when @email and s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end,
+                    case when @linkedin and s.linkedin_url is null then 'missing_linkedin_url:linkedin_url'
+                         when @linkedin and s.linkedin_profile is null then 'invalid_linkedin_url:linkedin_url' end,
+                    case when @call and s.phone is null then 'missing_phone:phone'
+                         when @call and s.phone !~ '^\+[1-9][0-9]{1,14}$' then 'invalid_phone:phone' end,
+                    case when @skip_other and s.linkedin_profile in (select linkedin_profile from other_profiles)
+                         then 'in_other_campaign:linkedin_url' end{{placeholderSql}}
+                ], null) as problems) p
+            )
+            """;
+        return (sql, parameters);
+    }
+}

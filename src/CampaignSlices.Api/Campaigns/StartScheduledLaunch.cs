@@ -1,0 +1,72 @@
+// When a scheduled launch's trigger fires: the unreviewed-launch policy (SPEC 5.3), then the same enrollment as an immediate launch.
+using CampaignSlices.Api.Campaigns.Jobs;
+using CampaignSlices.Api.Infrastructure;
+using Dapper;
+using Npgsql;
+using Quartz;
+
+namespace CampaignSlices.Api.Campaigns;
+
+public static class StartScheduledLaunch
+{
+    public const string PendingReview = "pending_personalization_review";
+
+    /// <summary>AI personalization in any step or variant, never reviewed by the owner.</summary>
+    public static bool NeedsReview(CampaignResponse campaign) =>
+        campaign.PersonalizationReviewedAt is null
+        && campaign.StepsConfig.Any(step => step.AiPersonalizationEnabled || step.Variants.Any(variant => variant.Type == VariantType.Ai));
+
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, ILogger<Handler> logger)
+    {
+        public async Task HandleAsync(Guid campaignId, CancellationToken ct)
+        {
+            var scheduler = await schedulers.GetScheduler(ct);
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            var row = await connection.QuerySingleOrDefaultAsync<CampaignRows.Row>(new CommandDefinition(
+                $"select {CampaignRows.Columns} from campaigns c where c.campaign_id = @campaignId for update",
+                new { campaignId }, transaction, cancellationToken: ct));
+            if (row?.Campaign is not { Status: CampaignStatus.Scheduled } campaign)
+            {
+                logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: it is no longer scheduled", campaignId);
+                return;
+            }
+
+            var now = clock.GetUtcNow();
+            var policy = NeedsReview(campaign) ? campaign.UnreviewedLaunchPolicy : UnreviewedLaunchPolicy.LaunchDefault;
+            var (to, eventType, reason) = policy switch
+            {
+                UnreviewedLaunchPolicy.Hold => (CampaignStatus.Paused, "held_for_review", PendingReview),
+                UnreviewedLaunchPolicy.Cancel => (CampaignStatus.Draft, "launch_cancelled_unreviewed", "personalization_not_reviewed"),
+                _ => (CampaignStatus.Launching, "launch_started", (string?)null),
+            };
+            await connection.ExecuteAsync(new CommandDefinition(Sql, new
+            {
+                campaignId,
+                status = to.ToWire(),
+                pausedReason = to == CampaignStatus.Paused ? reason : null,
+                launching = to == CampaignStatus.Launching,
+                jobId = EnrollLeadsJob.KeyFor(campaignId).ToString(),
+                now,
+            }, transaction, cancellationToken: ct));
+            await CampaignEvents.RecordAsync(connection, transaction, campaignId, eventType, CampaignStatus.Scheduled, to,
+                CampaignEvents.BySystem, now, ct, reason: reason, details: new { policy = policy.ToWire() });
+            using (scheduler.EnlistTransaction(transaction))
+            {
+                if (to == CampaignStatus.Launching)
+                    await EnrollLeadsJob.ScheduleAsync(scheduler, campaignId, now, ct);
+                await transaction.CommitAsync(ct);
+            }
+            logger.LogInformation("Scheduled launch of campaign {CampaignId} fired: {Outcome} under policy {Policy}", campaignId, eventType, policy);
+        }
+    }
+
+    private const string Sql = """
+        update campaigns c
+        set status = @status, paused_reason = @pausedReason,
+            launch_requested_at = case when @launching then @now else c.launch_requested_at end,
+            launch_job_id = case when @launching then @jobId else c.launch_job_id end,
+            version = c.version + 1, updated_at = @now
+        where c.campaign_id = @campaignId
+        """;
+}
