@@ -17,7 +17,6 @@ builder.AddAuth();
 await builder.AddDatabaseAsync();
 builder.Services.AddHealth();
 builder.Services.AddOpenApiDocument();
-builder.AddScheduling();
 builder.AddCampaigns();
 
 var app = builder.Build();

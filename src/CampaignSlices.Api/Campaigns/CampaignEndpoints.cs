@@ -1,5 +1,6 @@
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
+using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
@@ -8,6 +9,10 @@ public static class CampaignEndpoints
 {
     public static void AddCampaigns(this WebApplicationBuilder builder)
     {
+        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration, builder.Environment);
+        builder.AddScheduling(quartz => quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
+            .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
+            .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever())));
         builder.Services.AddSingleton<CampaignValidator>();
         builder.Services.AddSingleton<CampaignRequestValidator>();
         builder.Services.AddSingleton<CreateCampaign.Handler>();
@@ -18,6 +23,9 @@ public static class CampaignEndpoints
         builder.Services.AddSingleton<CampaignLifecycle>();
         builder.Services.AddTransient<EnrollLeadsJob>();
         builder.Services.AddTransient<ScheduledLaunchJob>();
+        builder.Services.AddSingleton(webhooks);
+        builder.Services.AddSingleton<DeliverWebhooks.Handler>();
+        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName);
     }
 
     public static void MapCampaignEndpoints(this IEndpointRouteBuilder api)

@@ -32,17 +32,22 @@ public static class CampaignEvents
         return TypedResults.Ok(new Response(bodies.Select(body => JsonSerializer.Deserialize<Event>(body, Json.StoredOptions)!).ToList()));
     }
 
-    /// <summary>Writes one event; call it inside the transaction of the change it records.</summary>
+    /// <summary>
+    /// Writes one event; call it inside the transaction of the change it records. A status change
+    /// also notifies: where the campaign has a webhook_config, a delivery joins the outbox.
+    /// </summary>
     public static Task RecordAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, string type, CampaignStatus from, CampaignStatus to,
         string actor, DateTimeOffset now, CancellationToken ct, string? reason = null, object? details = null) =>
         connection.ExecuteAsync(new CommandDefinition(InsertSql, new
         {
             eventId = Guid.CreateVersion7(now),
+            deliveryId = Guid.CreateVersion7(now),
             campaignId,
             type,
             from = from.ToWire(),
             to = to.ToWire(),
+            notify = from != to,
             reason,
             actor,
             details = JsonSerializer.Serialize(details ?? new { }, Json.Options),
@@ -50,8 +55,19 @@ public static class CampaignEvents
         }, transaction, cancellationToken: ct));
 
     private const string InsertSql = """
-        insert into campaign_events (event_id, campaign_id, type, from_status, to_status, reason, actor, details, created_at)
-        values (@eventId, @campaignId, @type, @from, @to, @reason, @actor, cast(@details as jsonb), @now)
+        with event as (
+            insert into campaign_events (event_id, campaign_id, type, from_status, to_status, reason, actor, details, created_at)
+            values (@eventId, @campaignId, @type, @from, @to, @reason, @actor, cast(@details as jsonb), @now)
+            returning event_id
+        )
+        insert into webhook_deliveries (delivery_id, event_id, campaign_id, url, payload, next_attempt_at, created_at)
+        select @deliveryId, event.event_id, c.campaign_id, c.webhook_config ->> 'url',
+               jsonb_build_object('event_id', event.event_id, 'type', @type, 'campaign_id', c.campaign_id, 'status', @to,
+                                  'from_status', @from, 'reason', @reason, 'metadata', coalesce(c.webhook_config -> 'metadata', '{}'::jsonb),
+                                  'occurred_at', to_char(@now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+               @now, @now
+        from event join campaigns c on c.campaign_id = @campaignId
+        where @notify and c.webhook_config is not null
         """;
 
     private const string OwnedSql = "select exists(select 1 from campaigns where campaign_id = @campaignId and user_id = @userId)";

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -39,7 +38,7 @@ public static class Auth
         if (!string.IsNullOrEmpty(configured))
             key = Encoding.UTF8.GetBytes(configured);
         else if (environment.IsDevelopment())
-            key = Encoding.UTF8.GetBytes(DevelopmentKey(LocalData.Folder(configuration, environment)));
+            key = Encoding.UTF8.GetBytes(LocalData.Secret(configuration, environment, "signing-key"));
         else
             throw new InvalidOperationException(
                 $"Auth:SigningKey is not set. Give the service an HS256 signing key of at least {MinimumKeyBytes} bytes (e.g. the Auth__SigningKey environment variable).");
@@ -87,19 +86,6 @@ public static class Auth
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
-
-    private static string DevelopmentKey(string folder)
-    {
-        var path = Path.Combine(folder, "signing-key");
-        if (File.Exists(path))
-            return File.ReadAllText(path).Trim();
-        Directory.CreateDirectory(folder);
-        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-        File.WriteAllText(path, key);
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return key;
     }
 
     private sealed class BearerHandler(

@@ -51,9 +51,24 @@ public static class Database
     }
 }
 
-/// <summary>The git-ignored folder where `dotnet run` keeps its database and development signing key.</summary>
+/// <summary>The git-ignored folder where `dotnet run` keeps its database and development secrets.</summary>
 public static class LocalData
 {
     public static string Folder(IConfiguration configuration, IHostEnvironment environment) =>
         Path.GetFullPath(configuration["LocalData:Folder"] ?? Path.Combine(environment.ContentRootPath, ".data"));
+
+    /// <summary>A random secret made on first use and kept (owner-only) in the folder: for Development only.</summary>
+    public static string Secret(IConfiguration configuration, IHostEnvironment environment, string name)
+    {
+        var folder = Folder(configuration, environment);
+        var path = Path.Combine(folder, name);
+        if (File.Exists(path))
+            return File.ReadAllText(path).Trim();
+        Directory.CreateDirectory(folder);
+        var secret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+        File.WriteAllText(path, secret);
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return secret;
+    }
 }
