@@ -17,14 +17,19 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public static readonly Auth.Settings TokenSettings =
         new(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(SigningKey)), "campaign-slices", "campaign-slices");
 
-    public string ConnectionString { get; private set; } = "";
+    /// <summary>The database; a new one per factory unless set, so that several replicas can share one.</summary>
+    public string ConnectionString { get; set; } = "";
 
     /// <summary>Extra settings a test class needs (small limits and the like).</summary>
-    protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
+    protected virtual IReadOnlyDictionary<string, string?> Settings => ReplicaSettings;
+
+    /// <summary>Settings of a factory made by hand, as one of several replicas.</summary>
+    public IReadOnlyDictionary<string, string?> ReplicaSettings { get; init; } = new Dictionary<string, string?>();
 
     public async ValueTask InitializeAsync()
     {
-        ConnectionString = await PostgresCluster.CreateDatabaseAsync();
+        if (ConnectionString.Length == 0)
+            ConnectionString = await PostgresCluster.CreateDatabaseAsync();
         UseKestrel(0);
         StartServer();
     }
