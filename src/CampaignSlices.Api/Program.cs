@@ -17,6 +17,7 @@ builder.AddAuth();
 await builder.AddDatabaseAsync();
 builder.Services.AddHealth();
 builder.Services.AddOpenApiDocument();
+builder.AddDatasets();
 builder.AddCampaigns();
 
 var app = builder.Build();

@@ -58,6 +58,10 @@ public static partial class Problems
 
     public static ProblemHttpResult PreconditionFailed(string detail) => Make(412, detail);
 
+    public static ProblemHttpResult TooLarge(string detail) => Make(413, detail);
+
+    public static ProblemHttpResult UnsupportedMediaType(string detail) => Make(415, detail);
+
     public static ProblemHttpResult Invalid(string detail, IDictionary<string, string[]> errors) => Make(400, detail, errors);
 
     public static ProblemHttpResult Invalid(string field, string message) =>
