@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
 namespace CampaignSlices.Api.Infrastructure;
@@ -12,6 +13,11 @@ public static class OpenApi
     {
         services.AddOpenApi("v1", options =>
         {
+            // Slices nest generic names (CreateCampaign.Request, ImportDataset.Request); unqualified they would
+            // share one schema, so such a schema is named after its slice.
+            options.CreateSchemaReferenceId = type => type.Type is { IsNested: true, Name: "Request" or "Response" } nested
+                ? nested.DeclaringType!.Name + nested.Name
+                : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
             options.AddDocumentTransformer((document, context, ct) =>
             {
                 document.Info = new OpenApiInfo
