@@ -32,7 +32,7 @@ public static class CampaignApiBenchmark
         for (var i = 0; i < 200; i++)
             ids.Add(await CreateAsync(client, datasetId, i));
 
-        await using var ceiling = await BareEndpoint.StartAsync(environment.ConnectionString);
+        await using var ceiling = await ServiceUnderTest.StartHarnessModeAsync("bare-endpoint", environment.ConnectionString);
         using var bareClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = ceiling.Address };
 
         Task GetCampaign(int i) => Expect(client.GetAsync($"/api/v1/campaigns/{ids[i % ids.Count]}"));
@@ -81,44 +81,24 @@ public static class CampaignApiBenchmark
         await response.Content.CopyToAsync(Stream.Null);
     }
 
-    /// <summary>The ceiling: Kestrel, one Npgsql query by primary key, the stored JSON written back. No auth, no mapping.</summary>
-    private sealed class BareEndpoint : IAsyncDisposable
+    /// <summary>
+    /// The ceiling, run as its own process (`bare-endpoint` mode): Kestrel, one Npgsql query by primary key,
+    /// the stored JSON written back. No auth, no mapping, no validation.
+    /// </summary>
+    public static async Task RunBareEndpointAsync(string[] args)
     {
-        private readonly WebApplication _app;
-        private readonly NpgsqlDataSource _dataSource;
-
-        private BareEndpoint(WebApplication app, NpgsqlDataSource dataSource, Uri address)
+        var builder = WebApplication.CreateSlimBuilder(args[1..]);
+        builder.Logging.ClearProviders();
+        await using var dataSource = NpgsqlDataSource.Create(args[0]);
+        var app = builder.Build();
+        app.MapGet("/ready", () => Results.Ok());
+        app.MapGet("/campaigns/{id:guid}", async (Guid id, CancellationToken ct) =>
         {
-            _app = app;
-            _dataSource = dataSource;
-            Address = address;
-        }
-
-        public Uri Address { get; }
-
-        public static async Task<BareEndpoint> StartAsync(string connectionString)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
-            var dataSource = NpgsqlDataSource.Create(connectionString);
-            app.MapGet("/campaigns/{id:guid}", async (Guid id, CancellationToken ct) =>
-            {
-                await using var command = dataSource.CreateCommand("select (to_jsonb(c) - 'version')::text from campaigns c where c.campaign_id = $1");
-                command.Parameters.Add(new NpgsqlParameter { Value = id });
-                var body = (string?)await command.ExecuteScalarAsync(ct);
-                return body is null ? Results.NotFound() : Results.Text(body, "application/json");
-            });
-            await app.StartAsync();
-            var address = new Uri(app.Urls.First());
-            return new BareEndpoint(app, dataSource, address);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.DisposeAsync();
-            await _dataSource.DisposeAsync();
-        }
+            await using var command = dataSource.CreateCommand("select (to_jsonb(c) - 'version')::text from campaigns c where c.campaign_id = $1");
+            command.Parameters.Add(new NpgsqlParameter { Value = id });
+            var body = (string?)await command.ExecuteScalarAsync(ct);
+            return body is null ? Results.NotFound() : Results.Text(body, "application/json");
+        });
+        await app.RunAsync();
     }
 }

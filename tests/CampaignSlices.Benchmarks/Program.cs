@@ -4,6 +4,7 @@ using CampaignSlices.Benchmarks;
 var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.OrdinalIgnoreCase)
 {
     ["campaign-api"] = CampaignApiBenchmark.RunAsync,
+    ["bare-endpoint"] = CampaignApiBenchmark.RunBareEndpointAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))

@@ -27,26 +27,41 @@ public sealed class ServiceUnderTest : IAsyncDisposable
 
     public Uri Address { get; }
 
-    public static async Task<ServiceUnderTest> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? settings = null)
+    public static Task<ServiceUnderTest> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? settings = null)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "CampaignSlices.Api.dll");
+        var environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__" + Database.ConnectionStringName] = connectionString,
+            ["Auth__SigningKey"] = SigningKey,
+            ["Webhooks__SigningSecret"] = "benchmark-webhook-secret",
+            // Request logs at Information would measure the console, not the service.
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            environment[key.Replace(":", "__")] = value;
+        return StartAsync("CampaignSlices.Api.dll", [], environment, "/health/ready");
+    }
+
+    /// <summary>This harness itself in another mode (the bare endpoint), a process apart like the service.</summary>
+    public static Task<ServiceUnderTest> StartHarnessModeAsync(string mode, string connectionString) =>
+        StartAsync("CampaignSlices.Benchmarks.dll", [mode, connectionString], new Dictionary<string, string>(), "/ready");
+
+    private static async Task<ServiceUnderTest> StartAsync(string dll, string[] args, Dictionary<string, string> environment, string readyPath)
+    {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
 
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["ConnectionStrings__" + Database.ConnectionStringName] = connectionString;
-        start.Environment["Auth__SigningKey"] = SigningKey;
-        start.Environment["Webhooks__SigningSecret"] = "benchmark-webhook-secret";
-        // Request logs at Information would measure the console, not the service.
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
-            start.Environment[key.Replace(":", "__")] = value;
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  service: " + e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  service: " + e.Data); };
@@ -60,14 +75,14 @@ public sealed class ServiceUnderTest : IAsyncDisposable
         {
             try
             {
-                if ((await probe.GetAsync("/health/ready")).IsSuccessStatusCode)
+                if ((await probe.GetAsync(readyPath)).IsSuccessStatusCode)
                     return service;
             }
             catch (HttpRequestException)
             {
             }
             if (process.HasExited || DateTime.UtcNow > deadline)
-                throw new InvalidOperationException("The service did not become ready; its output is above.");
+                throw new InvalidOperationException($"{dll} did not become ready; its output is above.");
             await Task.Delay(200);
         }
     }
