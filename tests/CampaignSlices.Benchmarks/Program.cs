@@ -5,6 +5,7 @@ var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordi
 {
     ["campaign-api"] = CampaignApiBenchmark.RunAsync,
     ["bare-endpoint"] = CampaignApiBenchmark.RunBareEndpointAsync,
+    ["preflight-launch"] = PreflightLaunchBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
