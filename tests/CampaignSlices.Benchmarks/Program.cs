@@ -6,6 +6,7 @@ var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordi
     ["campaign-api"] = CampaignApiBenchmark.RunAsync,
     ["bare-endpoint"] = CampaignApiBenchmark.RunBareEndpointAsync,
     ["preflight-launch"] = PreflightLaunchBenchmark.RunAsync,
+    ["schedule-lag"] = ScheduleLagBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
