@@ -32,36 +32,77 @@ public static class LeadRules
         code == MissingPlaceholder ? $"The placeholder {{{{{field}}}}} has no value on this row." : Messages[code];
 
     /// <summary>
+    /// Room for the duplicate-email sort of a large dataset to stay in memory; run inside the
+    /// transaction of the statement that uses `checked_rows`.
+    /// </summary>
+    public const string SortMemorySql = "set local work_mem = '64MB'";
+
+    /// <summary>
     /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, problems as
     /// 'code:field' text[], blocking) for <paramref name="campaign"/>'s dataset; append a statement that uses it.
+    /// Only the checks of the campaign's channels are in the SQL: the duplicate sort and the LinkedIn
+    /// pattern are most of the cost over a million rows, and are skipped where no rule needs them.
     /// </summary>
     public static (string Sql, DynamicParameters Parameters) CheckedRows(CampaignResponse campaign)
     {
         var channels = campaign.StepsConfig.Select(step => step.Channel).ToHashSet();
+        var email = channels.Contains(StepChannel.Email);
+        var linkedin = channels.Contains(StepChannel.Linkedin);
+        var call = channels.Contains(StepChannel.Call);
+        var skipOther = campaign.SkipOtherCampaigns && linkedin;
         var placeholders = campaign.StepsConfig.Where(step => step.Channel is not null)
             .SelectMany(step => CampaignValidator.Placeholders(step.MessageTemplate))
-            .Concat(channels.Contains(StepChannel.Email) && campaign.Signature?.Contains("%first_name%") == true ? ["first_name"] : [])
+            .Concat(email && campaign.Signature?.Contains("%first_name%") == true ? ["first_name"] : [])
             .Distinct().ToList();
 
-        var parameters = new DynamicParameters(new
+        var parameters = new DynamicParameters(new { dataset_id = campaign.DatasetId, campaign_id = campaign.CampaignId, user_id = campaign.UserId });
+        var blockingChecks = new List<string>();
+        if (email)
         {
-            dataset_id = campaign.DatasetId,
-            campaign_id = campaign.CampaignId,
-            user_id = campaign.UserId,
-            email = channels.Contains(StepChannel.Email),
-            linkedin = channels.Contains(StepChannel.Linkedin),
-            call = channels.Contains(StepChannel.Call),
-            skip_other = campaign.SkipOtherCampaigns && channels.Contains(StepChannel.Linkedin),
-        });
+            blockingChecks.Add("""
+                case when s.email is null then 'missing_email:email'
+                     when s.email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then 'invalid_email:email' end
+                """);
+            blockingChecks.Add("case when s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end");
+        }
+        if (linkedin)
+            blockingChecks.Add("""
+                case when s.linkedin_url is null then 'missing_linkedin_url:linkedin_url'
+                     when s.linkedin_profile is null then 'invalid_linkedin_url:linkedin_url' end
+                """);
+        if (call)
+            blockingChecks.Add("""
+                case when s.phone is null then 'missing_phone:phone'
+                     when s.phone !~ '^\+[1-9][0-9]{1,14}$' then 'invalid_phone:phone' end
+                """);
+        if (skipOther)
+            blockingChecks.Add("case when s.linkedin_profile in (select linkedin_profile from other_profiles) then 'in_other_campaign:linkedin_url' end");
         var placeholderChecks = placeholders.Select((column, i) =>
         {
             parameters.Add($"placeholder_{i}", column);
             // Known columns by their fixed names; any other is a custom attribute looked up by parameter.
             var value = KnownColumns.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
-            return $",\n                    case when nullif(btrim({value}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
-        });
+            return $"case when nullif(btrim({value}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
+        }).ToList();
 
-        var placeholderSql = string.Concat(placeholderChecks);
+        static string Problems(List<string> checks) =>
+            checks.Count == 0 ? "'{}'::text[]" : $"array_remove(array[{string.Join(",\n", checks)}], null)";
+
+        var otherProfiles = skipOther
+            ? """
+              other_profiles as (
+                  select distinct l.linkedin_profile
+                  from leads l join campaigns c on c.campaign_id = l.campaign_id
+                  where c.user_id = @user_id and c.campaign_id <> @campaign_id
+                    and c.status in ('active', 'paused') and c.type in ('linkedin', 'mixed') and l.linkedin_profile is not null
+              ),
+              """
+            : "";
+        // the row's place among rows with the same email, case and spaces aside
+        var duplicateRank = email ? "row_number() over (partition by lower(s.email) order by s.row_number)" : "1";
+        var linkedinProfile = linkedin
+            ? "lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\\.)?linkedin\\.com/in/([^/?#[:space:]]+)/?$'))"
+            : "null::text";
         var sql = $$"""
             with source as (
                 select r.row_number, nullif(btrim(r.email), '') as email, nullif(btrim(r.linkedin_url), '') as linkedin_url,
@@ -69,34 +110,21 @@ public static class LeadRules
                 from dataset_rows r
                 where r.dataset_id = @dataset_id
             ),
-            other_profiles as (
-                select distinct l.linkedin_profile
-                from leads l join campaigns c on c.campaign_id = l.campaign_id
-                where @skip_other and c.user_id = @user_id and c.campaign_id <> @campaign_id
-                  and c.status in ('active', 'paused') and c.type in ('linkedin', 'mixed') and l.linkedin_profile is not null
-            ),
+            {{otherProfiles}}
             profiled as (
-                select s.*,
-                       -- the row's place among rows with the same email, case and spaces aside
-                       row_number() over (partition by lower(s.email) order by s.row_number) as duplicate_rank,
-                       lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\.)?linkedin\.com/in/([^/?#[:space:]]+)/?$')) as linkedin_profile
+                select s.*, {{duplicateRank}} as duplicate_rank, {{linkedinProfile}} as linkedin_profile
                 from source s
             ),
-            checked_rows as (
-                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone, p.problems,
-                       exists (select 1 from unnest(p.problems) problem where problem not like '{{MissingPlaceholder}}:%') as blocking
+            problem_rows as (
+                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone,
+                       {{Problems(blockingChecks)}} as blocking_problems,
+                       {{Problems(placeholderChecks)}} as placeholder_problems
                 from profiled s
-                cross join lateral (select array_remove(array[
-                    case when @email and s.email is null then 'missing_email:email'
-                         when @email and s.email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then 'invalid_email:email' end,
-                    case when @email and s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end,
-                    case when @linkedin and s.linkedin_url is null then 'missing_linkedin_url:linkedin_url'
-                         when @linkedin and s.linkedin_profile is null then 'invalid_linkedin_url:linkedin_url' end,
-                    case when @call and s.phone is null then 'missing_phone:phone'
-                         when @call and s.phone !~ '^\+[1-9][0-9]{1,14}$' then 'invalid_phone:phone' end,
-                    case when @skip_other and s.linkedin_profile in (select linkedin_profile from other_profiles)
-                         then 'in_other_campaign:linkedin_url' end{{placeholderSql}}
-                ], null) as problems) p
+            ),
+            checked_rows as (
+                select row_number, email, linkedin_url, linkedin_profile, phone,
+                       blocking_problems || placeholder_problems as problems, cardinality(blocking_problems) > 0 as blocking
+                from problem_rows
             )
             """;
         return (sql, parameters);

@@ -35,10 +35,13 @@ public static class Preflight
     /// <summary>The check itself, one SQL statement; the launch runs it too.</summary>
     public static async Task<Response> RunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CampaignResponse campaign, int warningsLimit, CancellationToken ct)
     {
+        await using var own = transaction is null ? await connection.BeginTransactionAsync(ct) : null;
+        transaction ??= own;
+        await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
         var (checkedRows, parameters) = LeadRules.CheckedRows(campaign);
         parameters.Add("warnings_limit", warningsLimit);
         var result = await connection.QuerySingleAsync<(int TotalRows, int LaunchableRows, int WarningCount, string ByCode, string Warnings)>(
-            new CommandDefinition(checkedRows + Sql, parameters, transaction, cancellationToken: ct));
+            new CommandDefinition(checkedRows + Sql, parameters, transaction, commandTimeout: 0, cancellationToken: ct));
         var warnings = JsonSerializer.Deserialize<List<FlatWarning>>(result.Warnings, Json.StoredOptions)!
             .Select(w => new LeadRules.Warning(w.RowNumber, w.Code, w.Field, LeadRules.MessageFor(w.Code, w.Field)))
             .ToList();
@@ -48,16 +51,22 @@ public static class Preflight
 
     private sealed record FlatWarning(int RowNumber, string Code, string Field);
 
+    // One pass counts the rows; only rows with problems are unnested into warnings.
     private const string Sql = """
         , warnings as (
             select c.row_number, split_part(problem, ':', 1) as code, substr(problem, strpos(problem, ':') + 1) as field
             from checked_rows c cross join lateral unnest(c.problems) as problem
+            where cardinality(c.problems) > 0
+        ),
+        counts as (
+            select count(*)::integer as total_rows, (count(*) filter (where not blocking))::integer as launchable_rows
+            from checked_rows
         )
-        select (select count(*) from checked_rows)::integer as total_rows,
-               (select count(*) from checked_rows where not blocking)::integer as launchable_rows,
+        select counts.total_rows, counts.launchable_rows,
                (select count(*) from warnings)::integer as warning_count,
                coalesce((select jsonb_object_agg(code, n) from (select code, count(*) as n from warnings group by code) g), '{}')::text as by_code,
                coalesce((select jsonb_agg(jsonb_build_object('row_number', row_number, 'code', code, 'field', field) order by row_number, code, field)
                          from (select * from warnings order by row_number, code, field limit @warnings_limit) w), '[]')::text as warnings
+        from counts
         """;
 }

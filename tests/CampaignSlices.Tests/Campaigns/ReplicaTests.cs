@@ -71,7 +71,8 @@ public sealed class ReplicaTests
         using var client = doomed.ClientFor(user);
         var id = await CreateLaunchableAsync(database, client, user);
 
-        // Enrollment blocks on the leads table, so the process is mid-enrollment when it dies.
+        // Enrollment blocks on the leads table, so the process is mid-enrollment when it dies. Only the
+        // statement's start is matched: pg_stat_activity keeps the first 1 KiB of its text.
         await using var blocker = new Npgsql.NpgsqlConnection(database);
         await blocker.OpenAsync(Ct);
         await using var hold = await blocker.BeginTransactionAsync(Ct);
@@ -79,9 +80,13 @@ public sealed class ReplicaTests
         Assert.Equal(202, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/launch")).Status);
         await using (var watcher = new Npgsql.NpgsqlConnection(database))
         {
+            var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
             while (await watcher.ExecuteScalarAsync<int>(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%insert into leads%'") == 0)
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
+            {
+                Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
                 await Task.Delay(100, Ct);
+            }
         }
         doomed.Kill();
         await hold.RollbackAsync(Ct);
