@@ -7,6 +7,7 @@ var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordi
     ["bare-endpoint"] = CampaignApiBenchmark.RunBareEndpointAsync,
     ["preflight-launch"] = PreflightLaunchBenchmark.RunAsync,
     ["schedule-lag"] = ScheduleLagBenchmark.RunAsync,
+    ["dataset-import"] = DatasetImportBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))

@@ -100,6 +100,13 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     /// <summary>Peak resident set size of the service process so far (VmHWM), in MiB.</summary>
     public double PeakRssMegabytes() => ReadStatusKilobytes("VmHWM") / 1024.0;
 
+    /// <summary>Processor time the service process has used so far, user and system, in seconds.</summary>
+    public double CpuSeconds()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime.TotalSeconds;
+    }
+
     private long ReadStatusKilobytes(string field)
     {
         var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
