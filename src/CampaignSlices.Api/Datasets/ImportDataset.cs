@@ -80,9 +80,9 @@ public static class ImportDataset
                 return new Result(null, invalidName);
             if (request.ContentLength > settings.MaxBytes)
                 return new Result(null, TooLarge());
-            // Raise the service-wide JSON limit for this body only; the reader enforces the import's own.
+            // The service-wide 1 MiB limit is for JSON; this body gets the import's own (the reader checks it too).
             if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                limit.MaxRequestBodySize = settings.MaxBytes + 1;
+                limit.MaxRequestBodySize = settings.MaxBytes;
 
             using var csv = new CsvRecordReader(request.Body, settings.MaxBytes);
             try
@@ -180,9 +180,9 @@ public static class ImportDataset
 
             var rowCount = 0;
             var attributes = new ArrayBufferWriter<byte>();
-            try
+            // Leaving this block without CompleteAsync cancels the COPY; the transaction then rolls back.
+            await using (var importer = await connection.BeginBinaryImportAsync(CopySql, ct))
             {
-                await using var importer = await connection.BeginBinaryImportAsync(CopySql, ct);
                 while (await nextRow() is { } values)
                 {
                     if (++rowCount > settings.MaxRows)
@@ -203,10 +203,6 @@ public static class ImportDataset
                         await importer.WriteNullAsync(ct);
                 }
                 await importer.CompleteAsync(ct);
-            }
-            catch (Rejected rejected)
-            {
-                return new Result(null, rejected.Problem);
             }
 
             await using (var count = new NpgsqlCommand(CountSql, connection, transaction))
