@@ -17,7 +17,7 @@ public sealed class PreflightTests(ApiFactory api) : IClassFixture<ApiFactory>
     private static readonly Dictionary<string, Case> Cases = new()
     {
         ["missing_email"] = new(Email,
-            [Complete(1), new(2, FirstName: "Bo"), new(3, "   ", "Cy"), Complete(4)], [2, 3], "email", Blocking: true),
+            [Complete(1), new(2, FirstName: "Bo"), new(3, " \t ", "Cy"), Complete(4)], [2, 3], "email", Blocking: true),
         ["invalid_email"] = new(Email,
             [Complete(1), new(2, "bo-at-example.com", "Bo"), new(3, "bo@example", "Bo"), new(4, "b o@example.com", "Bo"),
              new(5, "bo@@example.com", "Bo"), new(6, " six@example.com ", "Six")], [2, 3, 4, 5], "email", Blocking: true),
@@ -42,7 +42,7 @@ public sealed class PreflightTests(ApiFactory api) : IClassFixture<ApiFactory>
             [2, 3, 4, 5, 6], "phone", Blocking: true),
         // The first step's template says {{first_name}}: an empty value is worth a warning, not a reason to skip the lead.
         ["missing_placeholder"] = new(Email,
-            [Complete(1), new(2, "bo@example.com"), new(3, "cy@example.com", " "), Complete(4)], [2, 3], "first_name", Blocking: false),
+            [Complete(1), new(2, "bo@example.com"), new(3, "cy@example.com", "\t "), Complete(4)], [2, 3], "first_name", Blocking: false),
     };
 
     [Theory]
