@@ -82,7 +82,7 @@ public static class LeadRules
                 select s.*,
                        -- the row's place among rows with the same email, case and spaces aside
                        row_number() over (partition by lower(s.email) order by s.row_number) as duplicate_rank,
-                       lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\.)?linkedin\.com/in/([^/?#[:space:]]+)/?$')) as linkedin_profile
+                       lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\.)?linkedin\.com/in/([^/?#[:space:]]+)/?(?:[?#][^[:space:]]*)?$')) as linkedin_profile
                 from source s
             ),
             checked_rows as (
