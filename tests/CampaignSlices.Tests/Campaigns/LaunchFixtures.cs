@@ -46,7 +46,7 @@ public static class LaunchFixtures
         await db.ExecuteAsync("""
             update campaigns
             set status = @status, launched_at = case when @launched then now() end,
-                launch_requested_at = case when @status <> 'draft' then now() end
+                launch_requested_at = case when @status <> 'draft' then now() end, version = version + 1
             where campaign_id = @campaignId
             """, new { campaignId, status, launched });
     }
