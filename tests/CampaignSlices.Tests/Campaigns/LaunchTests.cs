@@ -81,6 +81,24 @@ public sealed class LaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task A_scheduled_launch_whose_start_date_has_passed_answers_422_and_stays_a_draft()
+    {
+        var client = api.ClientFor(_user);
+        var body = Email(await SeedCompleteLeadsAsync(api, _user, 2))
+            .With("launch_type", "scheduled").With("start_date", DateTimeOffset.UtcNow.AddDays(1).ToString("O"));
+        var campaign = await CreateIdAsync(client, body);
+        await using (var db = await api.OpenDatabaseAsync())
+            await db.ExecuteAsync("update campaigns set start_date = now() - interval '1 minute' where campaign_id = @campaign", new { campaign });
+
+        var (status, problem) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{campaign}/launch");
+
+        Assert.True(status == 422, problem.ToJsonString());
+        Assert.Contains("start_date", (string?)problem["detail"]);
+        Assert.Equal("draft", (string?)(await GetAsync(client, campaign))["status"]);
+        Assert.Empty(await EventsAsync(client, campaign));
+    }
+
+    [Fact]
     public async Task Of_ten_concurrent_launches_exactly_one_wins_and_the_others_get_409()
     {
         var client = api.ClientFor(_user);
