@@ -132,8 +132,7 @@ public sealed class LaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(7, await db.ExecuteScalarAsync<int>("select count(*) from leads where campaign_id = @campaign", new { campaign }));
         Assert.Equal(["launched launching->active"], await EventLinesAsync(client, campaign));
 
-        // A run that finds the leads already there (a retry after a crash between insert and commit
-        // cannot leave them, but a re-run must not care) adds none and counts them right.
+        // The insert is idempotent by itself too: forced back to launching with its leads in place, a run adds none.
         await SetStatusAsync(api, campaign, "launching");
         await enrollment.EnrollAsync(campaign, TestContext.Current.CancellationToken);
         Assert.Equal(7, await db.ExecuteScalarAsync<int>("select count(*) from leads where campaign_id = @campaign", new { campaign }));

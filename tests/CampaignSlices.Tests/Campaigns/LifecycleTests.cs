@@ -97,7 +97,9 @@ public sealed class LifecycleTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
         else
         {
-            Assert.Equal(expectedStatus, action == "launch" ? expectedStatus : (string?)(await GetAsync(client, campaign))["status"]);
+            // After a launch its job may have moved the campaign on already; the answer above showed launching.
+            if (action != "launch")
+                Assert.Equal(expectedStatus, (string?)(await GetAsync(client, campaign))["status"]);
             var first = events[0];
             Assert.Equal($"{EventTypes[action]} {status}->{expectedStatus}", $"{first["type"]} {first["from_status"]}->{first["to_status"]}");
             Assert.Equal("user", (string?)first["actor"]);
