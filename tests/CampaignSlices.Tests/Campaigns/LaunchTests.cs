@@ -234,7 +234,8 @@ public sealed class LaunchFailureTests(LaunchFailureTests.FastRetries api) : ICl
         Assert.True(status == 202, launch.ToJsonString());
 
         var failed = await WaitForStatusAsync(client, campaign, "failed");
-        Assert.Contains("leads are refused in this test", (string?)failed["launch_error"]);
+        Assert.StartsWith("Enrollment failed after 3 attempts", (string?)failed["launch_error"]);
+        Assert.DoesNotContain("refused", (string?)failed["launch_error"]);
         Assert.Null(failed["launched_at"]);
         Assert.Equal(0, (int)failed["total_leads"]!);
         Assert.Equal(3, await db.ExecuteScalarAsync<int>("select last_value from enrollment_attempts"));
@@ -242,7 +243,7 @@ public sealed class LaunchFailureTests(LaunchFailureTests.FastRetries api) : ICl
         Assert.Equal(["launch_requested draft->launching", "launch_failed launching->failed"], await EventLinesAsync(client, campaign));
         var failure = (await EventsAsync(client, campaign))[1];
         Assert.Equal("system", (string?)failure["actor"]);
-        Assert.Contains("leads are refused in this test", (string?)failure["reason"]);
+        Assert.Equal((string?)failed["launch_error"], (string?)failure["reason"]);
         // Failed is final: nothing relaunches it.
         Assert.Equal(409, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{campaign}/launch")).Status);
     }
