@@ -6,7 +6,7 @@ namespace CampaignSlices.Tests.Campaigns;
 /// <summary>PATCH, GET and the events of one campaign, with the ETag each answer carries.</summary>
 public static class PatchRequests
 {
-    public sealed record Answer(int Status, JsonObject Body, string? ETag, string Text);
+    public sealed record Answer(int Status, JsonObject Body, string? ETag, string? MediaType, string Text);
 
     public static async Task<Answer> PatchAsync(HttpClient client, JsonNode campaignId, JsonNode body, string? ifMatch = null)
     {
@@ -45,6 +45,6 @@ public static class PatchRequests
         var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
         var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         var body = text.Length > 0 && JsonNode.Parse(text) is JsonObject obj ? obj : new JsonObject();
-        return new Answer((int)response.StatusCode, body, response.Headers.ETag?.ToString(), text);
+        return new Answer((int)response.StatusCode, body, response.Headers.ETag?.ToString(), response.Content.Headers.ContentType?.MediaType, text);
     }
 }
