@@ -177,6 +177,105 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
         await AssertUnchangedAsync(client, campaign);
     }
 
+    [Theory]
+    [InlineData("Name")]
+    [InlineData("DAILY_LIMIT")]
+    [InlineData("dailyLimit")]
+    public async Task A_field_spelled_other_than_its_snake_case_name_is_unknown(string field)
+    {
+        var (client, campaign) = await DraftAsync();
+        var patched = await PatchAsync(client, campaign["campaign_id"]!, new JsonObject { [field] = field.StartsWith('N') ? "Other" : 5 });
+        Assert.True(patched.Status == 400, patched.Text);
+        Assert.Equal([field], ErrorKeys(patched.Body));
+        await AssertUnchangedAsync(client, campaign);
+    }
+
+    [Fact]
+    public async Task A_repeated_key_is_400()
+    {
+        var (client, campaign) = await DraftAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/campaigns/{campaign["campaign_id"]}")
+        {
+            Content = new StringContent("""{"name":"First","name":"Second"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        Assert.Equal(400, (int)response.StatusCode);
+        await AssertUnchangedAsync(client, campaign);
+    }
+
+    [Fact]
+    public async Task An_unknown_field_inside_a_step_is_400_naming_its_path()
+    {
+        var (client, campaign) = await DraftAsync();
+        var steps = campaign["steps_config"]!.DeepClone();
+        steps[0]!["colour"] = "blue";
+        var patched = await PatchAsync(client, campaign["campaign_id"]!, new JsonObject { ["steps_config"] = steps });
+        Assert.True(patched.Status == 400, patched.Text);
+        Assert.Equal(["steps_config[0].colour"], ErrorKeys(patched.Body));
+        await AssertUnchangedAsync(client, campaign);
+    }
+
+    [Fact]
+    public async Task Equal_values_spelled_differently_are_no_change_in_a_locked_status()
+    {
+        var user = _user;
+        var client = api.ClientFor(user);
+        var dataset = await SeedLaunchableDatasetAsync(api, user);
+        var create = Email(dataset)
+            .With("start_date", At(TimeSpan.FromDays(1)))
+            .With("webhook_config", new JsonObject { ["url"] = "https://hooks.example.com/x" })
+            .With("account_limits", new JsonArray(Limit("alias-1", 9)));
+        var campaign = await CreateInStatusAsync(api, client, create, "draining");
+        var id = campaign["campaign_id"]!;
+        var before = await GetAsync(client, id);
+        var startInBerlin = DateTimeOffset.Parse((string)campaign["start_date"]!).ToOffset(TimeSpan.FromHours(1)).ToString("yyyy-MM-dd'T'HH:mm:sszzz");
+
+        var patched = await PatchAsync(client, id, new JsonObject
+        {
+            // As created: no step numbers or defaults; a repeated account collapsing to the stored limit; the start in another offset.
+            ["steps_config"] = create["steps_config"]!.DeepClone(),
+            ["account_limits"] = new JsonArray(Limit("alias-1", 3), Limit("alias-1", 9)),
+            ["webhook_config"] = new JsonObject { ["url"] = "https://hooks.example.com/x" },
+            ["start_date"] = startInBerlin,
+            ["type"] = "email",
+        });
+
+        Assert.True(patched.Status == 200, patched.Text);
+        Assert.Equal(before.ETag, patched.ETag);
+    }
+
+    [Fact]
+    public async Task A_draft_whose_scheduled_start_has_passed_can_still_change_other_fields_but_not_keep_a_past_start()
+    {
+        var (client, campaign) = await DraftAsync(body => body.With("launch_type", "scheduled").With("start_date", At(TimeSpan.FromHours(1))));
+        var id = campaign["campaign_id"]!;
+        await using (var db = await api.OpenDatabaseAsync())
+            await db.ExecuteAsync("update campaigns set start_date = now() - interval '1 hour' where campaign_id = @id",
+                new { id = Guid.Parse((string)id!) });
+
+        var renamed = await PatchAsync(client, id, new JsonObject { ["name"] = "Late but renamed" });
+        Assert.True(renamed.Status == 200, renamed.Text);
+
+        var past = await PatchAsync(client, id, new JsonObject { ["start_date"] = At(TimeSpan.FromMinutes(-5)) });
+        Assert.True(past.Status == 400, past.Text);
+        Assert.Equal(["start_date"], ErrorKeys(past.Body));
+
+        var cleared = await PatchAsync(client, id, new JsonObject { ["start_date"] = null });
+        Assert.True(cleared.Status == 400, cleared.Text);
+        Assert.Equal(["start_date"], ErrorKeys(cleared.Body));
+    }
+
+    [Fact]
+    public async Task Another_users_dataset_is_400()
+    {
+        var (client, campaign) = await DraftAsync();
+        var foreign = await SeedDatasetAsync(api, Guid.NewGuid());
+        var patched = await PatchAsync(client, campaign["campaign_id"]!, new JsonObject { ["dataset_id"] = foreign.ToString() });
+        Assert.True(patched.Status == 400, patched.Text);
+        Assert.Equal(["dataset_id"], ErrorKeys(patched.Body));
+        await AssertUnchangedAsync(client, campaign);
+    }
+
     [Fact]
     public async Task One_bad_value_beside_good_ones_changes_nothing()
     {
