@@ -43,6 +43,26 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
     }
 
     [Fact]
+    public async Task An_active_voice_campaign_takes_its_whole_self_back_as_no_change_and_refuses_any_change()
+    {
+        var client = api.ClientFor(_user);
+        var dataset = await SeedLaunchableDatasetAsync(api, _user);
+        var campaign = await CreateInStatusAsync(api, client, Voice(dataset), "active");
+        var id = campaign["campaign_id"]!;
+        var whole = campaign.DeepClone().AsObject();
+        foreach (var field in ReadOnlyFields)
+            whole.Remove(field);
+
+        var same = await PatchAsync(client, id, whole);
+        Assert.True(same.Status == 200, same.Text);
+        Assert.Equal((await GetAsync(client, id)).ETag, same.ETag);
+
+        var renamed = await PatchAsync(client, id, whole.With("name", "Renamed"));
+        Assert.Equal(409, renamed.Status);
+        Assert.Equal(["name"], ErrorKeys(renamed.Body));
+    }
+
+    [Fact]
     public async Task An_equal_locked_field_beside_a_changed_allowed_one_changes_only_the_allowed_one()
     {
         var (client, campaign) = await InStatusAsync("active");
@@ -381,6 +401,30 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
         Assert.True(patched.Status == expected, patched.Text);
         if (expected == 412)
             await AssertUnchangedAsync(client, campaign);
+    }
+
+    [Fact]
+    public async Task Checks_run_body_first_then_if_match_then_locks_then_the_merged_campaign()
+    {
+        var (client, campaign) = await InStatusAsync("active");
+        var id = campaign["campaign_id"]!;
+        const string stale = "\"1\"";
+
+        var badBody = await PatchAsync(client, id, new JsonObject { ["name"] = null, ["open_tracking"] = true }, stale);
+        Assert.True(badBody.Status == 400, badBody.Text);
+        Assert.Equal(["name"], ErrorKeys(badBody.Body));
+
+        var staleLocked = await PatchAsync(client, id, new JsonObject { ["open_tracking"] = true }, stale);
+        Assert.True(staleLocked.Status == 412, staleLocked.Text);
+
+        var lockedAndOutOfRange = await PatchAsync(client, id, new JsonObject { ["open_tracking"] = true, ["daily_limit"] = 0 });
+        Assert.True(lockedAndOutOfRange.Status == 409, lockedAndOutOfRange.Text);
+        Assert.Equal(["open_tracking"], ErrorKeys(lockedAndOutOfRange.Body));
+
+        var outOfRange = await PatchAsync(client, id, new JsonObject { ["daily_limit"] = 0 });
+        Assert.True(outOfRange.Status == 400, outOfRange.Text);
+        Assert.Equal(["daily_limit"], ErrorKeys(outOfRange.Body));
+        await AssertUnchangedAsync(client, campaign);
     }
 
     [Fact]
