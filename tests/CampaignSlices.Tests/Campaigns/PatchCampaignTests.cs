@@ -608,6 +608,10 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
 
         Assert.True(patched.Status == 200, patched.Text);
         Assert.Equal(DateTimeOffset.Parse(newStart), NextFire(await TriggerTicksAsync(id)));
+
+        var past = await PatchAsync(client, id, new JsonObject { ["start_date"] = At(TimeSpan.FromMinutes(-1)) });
+        Assert.True(past.Status == 400, past.Text);
+        Assert.Equal(DateTimeOffset.Parse(newStart), NextFire(await TriggerTicksAsync(id)));
     }
 
     [Fact]
