@@ -243,10 +243,12 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
         var dataset = await SeedLaunchableDatasetAsync(api, user);
         var create = Email(dataset)
             .With("start_date", At(TimeSpan.FromDays(1)))
-            .With("webhook_config", new JsonObject { ["url"] = "https://hooks.example.com/x" })
             .With("account_limits", new JsonArray(Limit("alias-1", 9)));
         var campaign = await CreateInStatusAsync(api, client, create, "draining");
         var id = campaign["campaign_id"]!;
+        // Set only now, so that the launch's status events post to no webhook; draining still allows it.
+        var hooked = await PatchAsync(client, id, new JsonObject { ["webhook_config"] = new JsonObject { ["url"] = "https://hooks.example.com/x" } });
+        Assert.True(hooked.Status == 200, hooked.Text);
         var before = await GetAsync(client, id);
         var startInBerlin = DateTimeOffset.Parse((string)campaign["start_date"]!).ToOffset(TimeSpan.FromHours(1)).ToString("yyyy-MM-dd'T'HH:mm:sszzz");
 
