@@ -238,9 +238,8 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
     [Fact]
     public async Task Equal_values_spelled_differently_are_no_change_in_a_locked_status()
     {
-        var user = _user;
-        var client = api.ClientFor(user);
-        var dataset = await SeedLaunchableDatasetAsync(api, user);
+        var client = api.ClientFor(_user);
+        var dataset = await SeedLaunchableDatasetAsync(api, _user);
         var create = Email(dataset)
             .With("start_date", At(TimeSpan.FromDays(1)))
             .With("account_limits", new JsonArray(Limit("alias-1", 9)));
