@@ -664,8 +664,8 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
 
     private static DateTimeOffset NextFire(long ticks) => new(ticks, TimeSpan.Zero);
 
-    private static string[] FieldsOf(JsonNode updateEvent) =>
-        updateEvent["details"]!["fields"]!.AsArray().Select(f => (string)f!).ToArray();
+    private static string[] FieldsOf(JsonNode? updateEvent) =>
+        updateEvent!["details"]!["fields"]!.AsArray().Select(f => (string)f!).ToArray();
 
     private static JsonObject Limit(string account, int dailyLimit) => new() { ["account_id"] = account, ["daily_limit"] = dailyLimit };
 
