@@ -15,13 +15,13 @@ public static class PreflightLaunchBenchmark
     // The rules of an email campaign whose template uses {{first_name}}, as plain SQL.
     private const string PlainRows = """
         with source as (
-            select row_number, nullif(btrim(email), '') as email, linkedin_url, phone, first_name,
-                   row_number() over (partition by lower(nullif(btrim(email), '')) order by row_number) as duplicate_rank
+            select row_number, nullif(btrim(email, E' \t\r\n'), '') as email, linkedin_url, phone, first_name,
+                   row_number() over (partition by lower(nullif(btrim(email, E' \t\r\n'), '')) order by row_number) as duplicate_rank
             from dataset_rows where dataset_id = @datasetId
         ), checked as (
             select *, email is null or email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' as bad_email,
                    email is not null and duplicate_rank > 1 as duplicate,
-                   nullif(btrim(first_name), '') is null as no_first_name
+                   nullif(btrim(first_name, E' \t\r\n'), '') is null as no_first_name
             from source
         )
         """;

@@ -33,6 +33,8 @@ public static class LaunchCampaign
             case Outcome.WrongStatus wrong:
                 return Problems.Conflict($"Only a draft can be launched; the campaign is {wrong.Status.ToWire()}.",
                     new Dictionary<string, string[]> { ["status"] = [$"The campaign is {wrong.Status.ToWire()}."] });
+            case Outcome.ChangedDuringCheck:
+                return Problems.Conflict("The campaign changed while its launch was being checked; read it again and retry.");
             case Outcome.Stale stale:
                 return Problems.PreconditionFailed($"If-Match does not match; the campaign is at {ETags.For(stale.Version)}.");
             default:
@@ -46,6 +48,7 @@ public static class LaunchCampaign
         public sealed record NothingLaunchable(Preflight.Response Preflight) : Outcome;
         public sealed record StartPassed : Outcome;
         public sealed record WrongStatus(CampaignStatus Status) : Outcome;
+        public sealed record ChangedDuringCheck : Outcome;
         public sealed record Stale(int Version) : Outcome;
         public sealed record NotFound : Outcome;
     }
@@ -89,7 +92,9 @@ public static class LaunchCampaign
             {
                 var current = await connection.QuerySingleAsync<string>(new CommandDefinition(
                     "select status from campaigns where campaign_id = @campaignId", new { campaignId }, transaction, cancellationToken: ct));
-                return new Outcome.WrongStatus(Enum.Parse<CampaignStatus>(current, ignoreCase: true));
+                var status = Enum.Parse<CampaignStatus>(current, ignoreCase: true);
+                // Still a draft: a PATCH moved the version between the check and this update.
+                return status == CampaignStatus.Draft ? new Outcome.ChangedDuringCheck() : new Outcome.WrongStatus(status);
             }
             await CampaignEvents.RecordAsync(connection, transaction, campaignId, scheduled ? "scheduled" : "launch_requested", campaign.Status, target,
                 CampaignEvents.ByUser, now, ct, details: new { preflight.Summary.LaunchableRows });

@@ -28,6 +28,9 @@ public static class LeadRules
 
     public sealed record Summary(int TotalRows, int LaunchableRows, int WarningCount, Dictionary<string, int> WarningsByCode);
 
+    /// <summary>What "trimmed" strips from a value: spaces and the tabs and line breaks that spreadsheets leave in cells.</summary>
+    private const string Whitespace = @"E' \t\r\n'";
+
     public static string MessageFor(string code, string field) =>
         code == MissingPlaceholder ? $"The placeholder {{{{{field}}}}} has no value on this row." : Messages[code];
 
@@ -82,7 +85,7 @@ public static class LeadRules
             parameters.Add($"placeholder_{i}", column);
             // Known columns by their fixed names; any other is a custom attribute looked up by parameter.
             var value = KnownColumns.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
-            return $"case when nullif(btrim({value}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
+            return $"case when nullif(btrim({value}, {Whitespace}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
         }).ToList();
 
         static string Problems(List<string> checks) =>
@@ -101,12 +104,12 @@ public static class LeadRules
         // the row's place among rows with the same email, case and spaces aside
         var duplicateRank = email ? "row_number() over (partition by lower(s.email) order by s.row_number)" : "1";
         var linkedinProfile = linkedin
-            ? "lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\\.)?linkedin\\.com/in/([^/?#[:space:]]+)/?$'))"
+            ? "lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\\.)?linkedin\\.com/in/([^/?#[:space:]]+)/?(?:[?#][^[:space:]]*)?$'))"
             : "null::text";
         var sql = $$"""
             with source as (
-                select r.row_number, nullif(btrim(r.email), '') as email, nullif(btrim(r.linkedin_url), '') as linkedin_url,
-                       nullif(btrim(r.phone), '') as phone, r.first_name, r.last_name, r.company, r.attributes
+                select r.row_number, nullif(btrim(r.email, {{Whitespace}}), '') as email, nullif(btrim(r.linkedin_url, {{Whitespace}}), '') as linkedin_url,
+                       nullif(btrim(r.phone, {{Whitespace}}), '') as phone, r.first_name, r.last_name, r.company, r.attributes
                 from dataset_rows r
                 where r.dataset_id = @dataset_id
             ),

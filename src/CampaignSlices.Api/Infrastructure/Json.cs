@@ -10,6 +10,9 @@ public static class Json
     public static void Configure(JsonSerializerOptions options)
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        // The web defaults match names in any case; the contract names fields in snake_case only, and
+        // PATCH looks fields up by the names sent, so `Name` must be an unknown field, not a lookup miss.
+        options.PropertyNameCaseInsensitive = false;
         options.DictionaryKeyPolicy = null;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
         options.Converters.Add(new UtcTimestampConverter());

@@ -46,7 +46,9 @@ public sealed class EnrollLeadsJob(LaunchCampaign.Enrollment enrollment, ILogger
                 throw new JobExecutionException(e);
             }
             logger.LogError(e, "Enrollment of campaign {CampaignId} failed after {Attempts} attempts; the campaign is failed", campaignId, context.RetryAttempt + 1);
-            await enrollment.FailAsync(campaignId, e.Message, ct);
+            // Clients read launch_error: it says what happened, never the database's own message (that stays in the log).
+            await enrollment.FailAsync(campaignId,
+                $"Enrollment failed after {context.RetryAttempt + 1} attempts; the service log holds the detail under this campaign id.", ct);
         }
     }
 }
