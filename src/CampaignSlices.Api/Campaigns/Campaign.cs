@@ -76,16 +76,19 @@ public record CampaignSettings
         UnreviewedLaunchPolicy = UnreviewedLaunchPolicy ?? Campaigns.UnreviewedLaunchPolicy.LaunchDefault,
     };
 
-    /// <summary>Steps renumbered by position; a repeated account limit keeps its last value.</summary>
+    /// <summary>
+    /// Steps renumbered by position; a repeated account limit keeps its last value. A null item
+    /// (`"steps_config": [null]`) stays as it is, for the validator to report by its position.
+    /// </summary>
     public CampaignSettings Normalized() => this with
     {
-        StepsConfig = StepsConfig?.Select((step, index) => step with { Step = index + 1 }).ToList(),
+        StepsConfig = StepsConfig?.Select((step, index) => step is null ? null! : step with { Step = index + 1 }).ToList(),
         AccountLimits = AccountLimits is null ? null : CollapseAccountLimits(AccountLimits),
     };
 
     private static List<AccountLimit> CollapseAccountLimits(List<AccountLimit> limits) =>
         limits.Select((limit, index) => (limit, index))
-            .GroupBy(entry => entry.limit.AccountId)
+            .GroupBy(entry => entry.limit?.AccountId)
             .Select(group => group.Last())
             .OrderBy(entry => entry.index)
             .Select(entry => entry.limit)
