@@ -60,7 +60,7 @@ public record CampaignSettings
     public DateTimeOffset? PlaygroundDiscoveryDismissedAt { get; init; }
 
     /// <summary>The contract's defaults for what was left out, then <see cref="Normalized"/>.</summary>
-    public CampaignSettings WithDefaults() => Normalized() with
+    public CampaignSettings WithDefaults() => (this with
     {
         LaunchType = LaunchType ?? Campaigns.LaunchType.Immediate,
         DailyLimit = DailyLimit ?? 100,
@@ -74,7 +74,7 @@ public record CampaignSettings
         StopOnReply = StopOnReply ?? true,
         OpenTracking = OpenTracking ?? false,
         UnreviewedLaunchPolicy = UnreviewedLaunchPolicy ?? Campaigns.UnreviewedLaunchPolicy.LaunchDefault,
-    };
+    }).Normalized();
 
     /// <summary>
     /// Steps renumbered by position; a repeated account limit keeps its last value. A null item
