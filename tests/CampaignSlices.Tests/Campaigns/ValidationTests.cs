@@ -558,6 +558,18 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         await AssertNoCampaignOfAsync(_user);
     }
 
+    [Fact]
+    public async Task Rejects_a_body_over_1_MiB()
+    {
+        var client = api.ClientFor(_user);
+        var body = Email(await SeedDatasetAsync(api, _user)).With("description", Text(1024 * 1024));
+
+        var (status, _) = await SendAsync(client, HttpMethod.Post, "/api/v1/campaigns", body);
+
+        Assert.Equal(413, status);
+        await AssertNoCampaignOfAsync(_user);
+    }
+
     private static StringContent JsonBody(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
 
     private async Task AssertNoCampaignOfAsync(Guid user)
