@@ -60,7 +60,7 @@ public record CampaignSettings
     public DateTimeOffset? PlaygroundDiscoveryDismissedAt { get; init; }
 
     /// <summary>The contract's defaults for what was left out, then <see cref="Normalized"/>.</summary>
-    public CampaignSettings WithDefaults() => Normalized() with
+    public CampaignSettings WithDefaults() => (this with
     {
         LaunchType = LaunchType ?? Campaigns.LaunchType.Immediate,
         DailyLimit = DailyLimit ?? 100,
@@ -74,18 +74,21 @@ public record CampaignSettings
         StopOnReply = StopOnReply ?? true,
         OpenTracking = OpenTracking ?? false,
         UnreviewedLaunchPolicy = UnreviewedLaunchPolicy ?? Campaigns.UnreviewedLaunchPolicy.LaunchDefault,
-    };
+    }).Normalized();
 
-    /// <summary>Steps renumbered by position; a repeated account limit keeps its last value.</summary>
+    /// <summary>
+    /// Steps renumbered by position; a repeated account limit keeps its last value. A null item
+    /// (`"steps_config": [null]`) stays as it is, for the validator to report by its position.
+    /// </summary>
     public CampaignSettings Normalized() => this with
     {
-        StepsConfig = StepsConfig?.Select((step, index) => step with { Step = index + 1 }).ToList(),
+        StepsConfig = StepsConfig?.Select((step, index) => step is null ? null! : step with { Step = index + 1 }).ToList(),
         AccountLimits = AccountLimits is null ? null : CollapseAccountLimits(AccountLimits),
     };
 
     private static List<AccountLimit> CollapseAccountLimits(List<AccountLimit> limits) =>
         limits.Select((limit, index) => (limit, index))
-            .GroupBy(entry => entry.limit.AccountId)
+            .GroupBy(entry => entry.limit?.AccountId)
             .Select(group => group.Last())
             .OrderBy(entry => entry.index)
             .Select(entry => entry.limit)

@@ -24,6 +24,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
 {
     private const string DatasetColumnsKey = "dataset_columns";
     private const int MaxDelayMinutes = 30 * 24 * 60;
+    private const string MustNotBeNull = "Must not be null.";
     private static readonly HashSet<string> SignaturePlaceholders = ["sender_first_name", "sender_last_name", "sender_email", "first_name"];
 
     private static readonly Dictionary<CampaignType, StepChannel[]> ChannelsByType = new()
@@ -70,12 +71,12 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
         RuleFor(c => c.AliasIds).Must(ids => ids!.Count <= 50).When(c => c.AliasIds is not null).WithMessage("At most 50 aliases.")
             .Must(ids => ids!.Distinct().Count() == ids!.Count).When(c => c.AliasIds is not null).WithMessage("Aliases must not repeat.");
         RuleForEach(c => c.AliasIds).NotEmpty().WithMessage("Must not be empty.").MaximumLength(255).WithMessage("At most 255 characters.");
-        RuleForEach(c => c.AccountLimits).ChildRules(limit =>
+        RuleForEach(c => c.AccountLimits).NotNull().WithMessage(MustNotBeNull).ChildRules(limit =>
         {
             limit.RuleFor(l => l.AccountId).NotEmpty().WithMessage("Required.");
             limit.RuleFor(l => l.DailyLimit).NotNull().WithMessage("Required.").InclusiveBetween(1, 500).WithMessage("Must be between 1 and 500.");
         });
-        RuleFor(c => c.WebhookConfig!.Url).NotNull().WithMessage("Required.")
+        RuleFor(c => c.WebhookConfig!.Url).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
             .Must(IsHttpUrl!).WithMessage("Must be an absolute http(s) URL of at most 2048 characters.")
             .When(c => c.WebhookConfig is not null);
         RuleFor(c => c.WebhookConfig!.Metadata)
@@ -83,9 +84,9 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
             .WithMessage("At most 4 KiB.")
             .When(c => c.WebhookConfig is not null);
         RuleFor(c => c.OperatingHours).Custom((hours, context) => CheckOperatingHours(hours, context));
-        RuleFor(c => c.StepsConfig).NotNull().WithMessage("Required.")
-            .Must(steps => steps!.Count is >= 1 and <= 10).When(c => c.StepsConfig is not null).WithMessage("Needs 1 to 10 steps.");
-        RuleForEach(c => c.StepsConfig).SetValidator(new StepValidator());
+        RuleFor(c => c.StepsConfig).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
+            .Must(steps => steps!.Count is >= 1 and <= 10).WithMessage("Needs 1 to 10 steps.");
+        RuleForEach(c => c.StepsConfig).NotNull().WithMessage(MustNotBeNull).SetValidator(new StepValidator());
         RuleFor(c => c.VoiceConfig!).SetValidator(new VoiceConfigValidator()).When(c => c.VoiceConfig is not null);
         RuleFor(c => c).Custom((campaign, context) => CheckAcrossFields(campaign, context, clock.GetUtcNow()));
     }
@@ -93,14 +94,14 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
     private static void CheckAcrossFields(CampaignSettings campaign, ValidationContext<CampaignSettings> context, DateTimeOffset now)
     {
         var steps = campaign.StepsConfig ?? [];
-        var channels = steps.Select(step => step.Channel).OfType<StepChannel>().ToHashSet();
+        var channels = steps.Select(step => step?.Channel).OfType<StepChannel>().ToHashSet();
         var hasEmail = channels.Contains(StepChannel.Email);
         var hasLinkedin = channels.Contains(StepChannel.Linkedin);
 
         if (campaign.Type is CampaignType type)
         {
             for (var i = 0; i < steps.Count; i++)
-                if (steps[i].Channel is StepChannel channel && !ChannelsByType[type].Contains(channel))
+                if (steps[i]?.Channel is StepChannel channel && !ChannelsByType[type].Contains(channel))
                     context.AddFailure($"steps_config[{i}].channel",
                         $"A {type.ToWire()} campaign takes only {string.Join(" and ", ChannelsByType[type].Select(c => c.ToWire()))} steps.");
             if (type == CampaignType.Voice && campaign.VoiceConfig is null)
@@ -117,7 +118,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
             context.AddFailure("account_limits", "Only campaigns with an email step have per-sender limits.");
         var aliases = campaign.AliasIds?.ToHashSet() ?? [];
         for (var i = 0; i < (campaign.AccountLimits?.Count ?? 0); i++)
-            if (campaign.AccountLimits![i].AccountId is { Length: > 0 } account && hasEmail && !aliases.Contains(account))
+            if (campaign.AccountLimits![i]?.AccountId is { Length: > 0 } account && hasEmail && !aliases.Contains(account))
                 context.AddFailure($"account_limits[{i}].account_id", "Must be one of alias_ids.");
         if (hasLinkedin && campaign.ConnectedAccountId is null)
             context.AddFailure("connected_account_id", "Required when a step is on LinkedIn.");
@@ -135,7 +136,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
 
         if (context.RootContextData.TryGetValue(DatasetColumnsKey, out var found) && found is string[] columns)
             for (var i = 0; i < steps.Count; i++)
-                foreach (var placeholder in Placeholders(steps[i].MessageTemplate).Where(p => !columns.Contains(p)))
+                foreach (var placeholder in Placeholders(steps[i]?.MessageTemplate).Where(p => !columns.Contains(p)))
                     context.AddFailure($"steps_config[{i}].message_template", $"{{{{{placeholder}}}}} names no column of the dataset.");
     }
 
@@ -146,14 +147,16 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
             for (var i = 0; i < windows.Count; i++)
             {
                 var path = $"operating_hours.{day}[{i}]";
-                if (windows[i].Start is not { } start || !IsClockTime(start))
+                if (windows[i] is null)
+                    context.AddFailure(path, MustNotBeNull);
+                else if (windows[i].Start is not { } start || !IsClockTime(start))
                     context.AddFailure($"{path}.start", "Must be a time as HH:MM.");
                 else if (windows[i].End is not { } end || !IsClockTime(end))
                     context.AddFailure($"{path}.end", "Must be a time as HH:MM.");
                 else if (string.CompareOrdinal(start, end) >= 0)
                     context.AddFailure($"{path}.end", "Must be after start (a window stays within its day).");
             }
-            var ordered = windows.Where(w => w.Start is { } s && w.End is { } e && IsClockTime(s) && IsClockTime(e) && string.CompareOrdinal(s, e) < 0)
+            var ordered = windows.Where(w => w?.Start is { } s && w.End is { } e && IsClockTime(s) && IsClockTime(e) && string.CompareOrdinal(s, e) < 0)
                 .OrderBy(w => w.Start, StringComparer.Ordinal).ToList();
             for (var i = 1; i < ordered.Count; i++)
                 if (string.CompareOrdinal(ordered[i].Start, ordered[i - 1].End) < 0)
@@ -199,9 +202,9 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
                 .When(s => s.Step > 1 && s.DelayDays >= 0 && s.DelayHours >= 0 && s.DelayMinutes >= 0);
             RuleFor(s => s.MessageTemplate).MaximumLength(10000).WithMessage("At most 10000 characters.");
             RuleFor(s => s.Variants).Must(v => v.Count <= 5).WithMessage("At most 5 variants.")
-                .Must(v => v.Sum(x => x.Weight ?? 0) == 100).When(s => s.Variants.Count > 0).WithMessage("Variant weights must sum to 100.")
-                .Must(v => v.Select(x => x.Label).Distinct().Count() == v.Count).WithMessage("Variant labels must be unique in the step.");
-            RuleForEach(s => s.Variants).ChildRules(variant =>
+                .Must(v => v.Sum(x => x?.Weight ?? 0) == 100).When(s => s.Variants.Count > 0).WithMessage("Variant weights must sum to 100.")
+                .Must(v => v.Select(x => x?.Label).Distinct().Count() == v.Count).WithMessage("Variant labels must be unique in the step.");
+            RuleForEach(s => s.Variants).NotNull().WithMessage(MustNotBeNull).ChildRules(variant =>
             {
                 variant.RuleFor(v => v.Label).NotEmpty().WithMessage("Required.").MaximumLength(50).WithMessage("At most 50 characters.");
                 variant.RuleFor(v => v.Weight).NotNull().WithMessage("Required.").InclusiveBetween(1, 100).WithMessage("Must be between 1 and 100.");
@@ -224,15 +227,15 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
             RuleFor(v => v.AppId).NotEmpty().WithMessage("Required.");
             RuleFor(v => v.AppVersion).GreaterThanOrEqualTo(1).WithMessage("Must be at least 1.");
             RuleFor(v => v.AttemptsPerSecond).NotNull().WithMessage("Required.").InclusiveBetween(0.1, 500).WithMessage("Must be between 0.1 and 500.");
-            RuleFor(v => v.ConnectionConfigs).NotNull().WithMessage("Required.")
-                .Must(c => c!.Count is >= 1 and <= 20).When(v => v.ConnectionConfigs is not null).WithMessage("Needs 1 to 20 connections.");
-            RuleForEach(v => v.ConnectionConfigs).ChildRules(connection =>
+            RuleFor(v => v.ConnectionConfigs).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
+                .Must(c => c!.Count is >= 1 and <= 20).WithMessage("Needs 1 to 20 connections.");
+            RuleForEach(v => v.ConnectionConfigs).NotNull().WithMessage(MustNotBeNull).ChildRules(connection =>
             {
                 connection.RuleFor(c => c.ConnectionId).NotEmpty().WithMessage("Required.");
                 connection.RuleFor(c => c.Weight).NotNull().WithMessage("Required.").InclusiveBetween(1, 100).WithMessage("Must be between 1 and 100.");
-                connection.RuleFor(c => c.PhoneNumbers).NotNull().WithMessage("Required.")
-                    .Must(p => p!.Count is >= 1 and <= 100).When(c => c.PhoneNumbers is not null).WithMessage("Needs 1 to 100 phone numbers.");
-                connection.RuleForEach(c => c.PhoneNumbers).Must(p => E164().IsMatch(p)).WithMessage("Must be an E.164 number such as +14155550123.");
+                connection.RuleFor(c => c.PhoneNumbers).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
+                    .Must(p => p!.Count is >= 1 and <= 100).WithMessage("Needs 1 to 100 phone numbers.");
+                connection.RuleForEach(c => c.PhoneNumbers).Must(p => p is not null && E164().IsMatch(p)).WithMessage("Must be an E.164 number such as +14155550123.");
             });
             When(v => v.RetryConfig is not null, () =>
             {
@@ -243,7 +246,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
                     .WithMessage("Has more entries than max_retries.");
                 RuleForEach(v => v.RetryConfig!.RetryIntervalMinutes).InclusiveBetween(1, 1440).WithMessage("Must be between 1 and 1440.");
                 RuleFor(v => v.RetryConfig!.RetryOn!.ShortDuration!.ThresholdSeconds).InclusiveBetween(1, 600).WithMessage("Must be between 1 and 600.")
-                    .NotNull().When(v => v.RetryConfig!.RetryOn?.ShortDuration?.Enabled == true).WithMessage("Required when enabled.")
+                    .NotNull().When(v => v.RetryConfig!.RetryOn?.ShortDuration?.Enabled == true, ApplyConditionTo.CurrentValidator).WithMessage("Required when enabled.")
                     .When(v => v.RetryConfig!.RetryOn?.ShortDuration is not null);
                 RuleFor(v => v.RetryConfig!.RetryOn!.ProviderError!).SetValidator(new ErrorRetryValidator())
                     .When(v => v.RetryConfig!.RetryOn?.ProviderError is not null);
