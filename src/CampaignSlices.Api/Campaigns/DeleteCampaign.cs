@@ -30,7 +30,7 @@ public static class DeleteCampaign
             null => Problems.NotFound($"Campaign {campaignId} was not found."),
             var (_, version) when expectedVersion is int expected && expected != version =>
                 Problems.PreconditionFailed($"If-Match names version {expected}; the campaign is at {ETags.For(version)}."),
-            var (status, _) => Problems.Conflict($"A {status} campaign cannot be deleted; only a draft can.",
+            var (status, _) => Problems.Conflict($"Only a draft can be deleted; the campaign is {status}.",
                 new Dictionary<string, string[]> { ["status"] = [$"The campaign is {status}."] }),
         };
     }

@@ -45,7 +45,8 @@ public sealed class ReplicaTests
         await using var first = await StartAsync(database);
         await using var second = await StartAsync(database);
         var user = Guid.NewGuid();
-        var startAt = DateTimeOffset.UtcNow.AddSeconds(4);
+        // Far enough ahead that all twenty are created and launched first, even on a loaded machine.
+        var startAt = DateTimeOffset.UtcNow.AddSeconds(10);
         var ids = new List<string>();
         for (var i = 0; i < 20; i++)
             ids.Add((await ScheduleAsync(i % 2 == 0 ? first : second, user, startAt - DateTimeOffset.UtcNow)).Id);
