@@ -33,7 +33,7 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
     public sealed record Scope(IScheduler Scheduler, NpgsqlConnection Connection, NpgsqlTransaction Transaction,
         CampaignResponse Campaign, DateTimeOffset Now, CancellationToken Ct);
 
-    public async Task<Outcome> ApplyAsync(Guid campaignId, Guid userId, int? expectedVersion, CampaignStatusRules.LifecycleAction action,
+    public async Task<Outcome> ApplyAsync(Guid campaignId, Guid userId, ETags.IfMatch? ifMatch, CampaignStatusRules.LifecycleAction action,
         Func<CampaignResponse, DateTimeOffset, Change> decide, CancellationToken ct)
     {
         var scheduler = await schedulers.GetScheduler(ct);
@@ -44,7 +44,7 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
             new { campaignId, userId }, transaction, cancellationToken: ct));
         if (row is null)
             return new Outcome.NotFound();
-        if (expectedVersion is int expected && expected != row.Version)
+        if (ifMatch is { } precondition && !precondition.Allows(row.Version))
             return new Outcome.Stale(row.Version);
         var campaign = row.Campaign;
         var rule = CampaignStatusRules.Lifecycle[action];

@@ -14,7 +14,7 @@ public static class CancelCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
         HttpRequest request, HttpResponse response, CancellationToken ct)
     {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.ExpectedVersion(request),
+        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
             CampaignStatusRules.LifecycleAction.Cancel, Decide, ct);
         return CampaignLifecycle.ToHttp(outcome, "cancelled", campaignId, response);
     }

@@ -14,11 +14,11 @@ public static class DeleteCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, NpgsqlDataSource db, HttpRequest request, CancellationToken ct)
     {
         var userId = user.UserId();
-        var expectedVersion = ETags.ExpectedVersion(request);
+        var ifMatch = ETags.Precondition(request);
         await using var connection = await db.OpenConnectionAsync(ct);
         var deletable = CampaignStatusRules.Deletable.Select(s => s.ToWire()).ToArray();
         var deleted = await connection.ExecuteAsync(new CommandDefinition(Sql,
-            new { campaignId, userId, deletable, expectedVersion }, cancellationToken: ct));
+            new { campaignId, userId, deletable, versions = ifMatch?.Versions }, cancellationToken: ct));
         if (deleted == 1)
             return TypedResults.NoContent();
 
@@ -28,8 +28,8 @@ public static class DeleteCampaign
         return current switch
         {
             null => Problems.NotFound($"Campaign {campaignId} was not found."),
-            var (_, version) when expectedVersion is int expected && expected != version =>
-                Problems.PreconditionFailed($"If-Match names version {expected}; the campaign is at {ETags.For(version)}."),
+            var (_, version) when ifMatch is { } precondition && !precondition.Allows(version) =>
+                Problems.PreconditionFailed($"If-Match does not name the current version; the campaign is at {ETags.For(version)}."),
             var (status, _) => Problems.Conflict($"Only a draft can be deleted; the campaign is {status}.",
                 new Dictionary<string, string[]> { ["status"] = [$"The campaign is {status}."] }),
         };
@@ -38,6 +38,6 @@ public static class DeleteCampaign
     private const string Sql = """
         delete from campaigns
         where campaign_id = @campaignId and user_id = @userId and status = any(@deletable)
-          and (@expectedVersion::integer is null or version = @expectedVersion)
+          and (@versions::integer[] is null or version = any(@versions))
         """;
 }

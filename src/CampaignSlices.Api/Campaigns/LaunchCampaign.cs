@@ -19,7 +19,7 @@ public static class LaunchCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, Handler handler, HttpRequest request,
         HttpResponse response, CancellationToken ct)
     {
-        var outcome = await handler.HandleAsync(campaignId, user.UserId(), ETags.ExpectedVersion(request), ct);
+        var outcome = await handler.HandleAsync(campaignId, user.UserId(), ETags.Precondition(request), ct);
         switch (outcome)
         {
             case Outcome.Launched launched:
@@ -55,13 +55,13 @@ public static class LaunchCampaign
 
     public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, ILogger<Handler> logger)
     {
-        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, int? expectedVersion, CancellationToken ct)
+        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, ETags.IfMatch? ifMatch, CancellationToken ct)
         {
             await using var connection = await db.OpenConnectionAsync(ct);
             var row = await CampaignRows.FindAsync(connection, campaignId, userId, ct);
             if (row is null)
                 return new Outcome.NotFound();
-            if (expectedVersion is int expected && expected != row.Version)
+            if (ifMatch is { } precondition && !precondition.Allows(row.Version))
                 return new Outcome.Stale(row.Version);
             var campaign = row.Campaign;
             if (!CampaignStatusRules.Lifecycle[CampaignStatusRules.LifecycleAction.Launch].From.Contains(campaign.Status))

@@ -26,7 +26,7 @@ public static class PatchCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, [FromBody] JsonElement body, ClaimsPrincipal user, Handler handler,
         HttpRequest request, HttpResponse response, CancellationToken ct)
     {
-        var outcome = await handler.HandleAsync(campaignId, user.UserId(), body, ETags.ExpectedVersion(request), ct);
+        var outcome = await handler.HandleAsync(campaignId, user.UserId(), body, ETags.Precondition(request), ct);
         switch (outcome)
         {
             case Outcome.Saved saved:
@@ -57,7 +57,7 @@ public static class PatchCampaign
     public sealed class Handler(
         NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, CampaignRequestValidator requestValidator, CampaignValidator campaignValidator)
     {
-        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, JsonElement body, int? expectedVersion, CancellationToken ct)
+        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, JsonElement body, ETags.IfMatch? ifMatch, CancellationToken ct)
         {
             // The body alone: types, duplicates, nulls, per-request limits.
             if (body.ValueKind != JsonValueKind.Object)
@@ -79,7 +79,7 @@ public static class PatchCampaign
                 new { campaignId, userId }, transaction, cancellationToken: ct));
             if (row is null)
                 return new Outcome.NotFound();
-            if (expectedVersion is int expected && expected != row.Version)
+            if (ifMatch is { } precondition && !precondition.Allows(row.Version))
                 return new Outcome.Stale(row.Version);
 
             var current = row.Campaign;

@@ -15,7 +15,7 @@ public static class PauseCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
         HttpRequest request, HttpResponse response, CancellationToken ct)
     {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.ExpectedVersion(request),
+        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
             CampaignStatusRules.LifecycleAction.Pause, Decide, ct);
         return CampaignLifecycle.ToHttp(outcome, "paused", campaignId, response);
     }

@@ -13,7 +13,7 @@ public static class ResumeCampaign
         [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
         HttpRequest request, HttpResponse response, CancellationToken ct)
     {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.ExpectedVersion(request),
+        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
             CampaignStatusRules.LifecycleAction.Resume, Decide, ct);
         return CampaignLifecycle.ToHttp(outcome, "resumed", campaignId, response);
     }

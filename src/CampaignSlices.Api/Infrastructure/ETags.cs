@@ -2,23 +2,29 @@ using Microsoft.Net.Http.Headers;
 
 namespace CampaignSlices.Api.Infrastructure;
 
-/// <summary>Strong ETags made of a row's version; If-Match compares them strongly.</summary>
+/// <summary>Strong ETags made of a row's version (versions start at 1); If-Match compares them strongly.</summary>
 public static class ETags
 {
-    /// <summary>Versions start at 1, so an If-Match naming anything else never matches and answers 412.</summary>
-    private const int NoVersion = 0;
-
     public static string For(int version) => $"\"{version}\"";
 
-    /// <summary>The version If-Match demands; null when the header is absent or `*`.</summary>
-    public static int? ExpectedVersion(HttpRequest request)
+    /// <summary>
+    /// What If-Match accepts: null when the header is absent or holds `*`; otherwise the versions its
+    /// strong tags name (RFC 9110: any listed tag may match). Weak or foreign tags name none, so they answer 412.
+    /// </summary>
+    public static IfMatch? Precondition(HttpRequest request)
     {
-        var ifMatch = request.GetTypedHeaders().IfMatch;
-        if (ifMatch.Count == 0 || ifMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any)))
+        var tags = request.GetTypedHeaders().IfMatch;
+        if (tags.Count == 0 || tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any)))
             return null;
-        var tag = ifMatch[0];
-        return ifMatch.Count == 1 && !tag.IsWeak && int.TryParse(tag.Tag.AsSpan().Trim('"'), out var version) && version > 0
-            ? version
-            : NoVersion;
+        return new IfMatch(tags
+            .Where(tag => !tag.IsWeak)
+            .Select(tag => int.TryParse(tag.Tag.AsSpan().Trim('"'), out var version) && version > 0 ? version : 0)
+            .Where(version => version > 0)
+            .ToArray());
+    }
+
+    public sealed record IfMatch(int[] Versions)
+    {
+        public bool Allows(int version) => Versions.Contains(version);
     }
 }

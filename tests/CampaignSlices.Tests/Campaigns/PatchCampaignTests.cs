@@ -395,6 +395,8 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
     [InlineData("\"0\"", 412)]
     [InlineData("*", 200)]
     [InlineData("\"1\"", 200)]
+    [InlineData("\"7\", \"1\"", 200)]
+    [InlineData("\"7\", W/\"1\"", 412)]
     public async Task If_match_compares_strongly_and_a_star_matches_any_version(string ifMatch, int expected)
     {
         var (client, campaign) = await DraftAsync();
