@@ -318,7 +318,15 @@ public static class OpenApi
           <body>
           <div id="app"></div>
           <script src="/scalar/standalone.js"></script>
-          <script>Scalar.createApiReference('#app', { url: '/openapi/v1.json' })</script>
+          <script>
+            // Bearer preselected (paste a token from `dotnet run --project src/CampaignSlices.Api -- token --user <uuid>`);
+            // no web fonts, so the page needs nothing beyond this service.
+            Scalar.createApiReference('#app', {
+              url: '/openapi/v1.json',
+              authentication: { preferredSecurityScheme: 'Bearer' },
+              withDefaultFonts: false,
+            })
+          </script>
           </body>
           </html>
           """
