@@ -65,6 +65,15 @@ public sealed class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task An_unknown_route_without_a_token_is_401_not_404()
+    {
+        // The fallback policy covers every route, so an anonymous caller cannot probe which ones exist.
+        var response = await api.AnonymousClient().GetAsync("/api/v1/nothing-here", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Health_and_the_api_reference_need_no_token()
     {
         var client = api.AnonymousClient();
