@@ -36,6 +36,8 @@ public static class CampaignEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         campaigns.MapGet("/", ListCampaigns.Endpoint).WithName("ListCampaigns").WithSummary("List the caller's campaigns, newest first")
             .WithDescription("The caller's campaigns, newest first, optionally filtered by status and type. Pages hold 1 to 200 items (default 50); pass next_cursor back as cursor for the next page.")
+            .QueryEnum<CampaignStatus>("status").QueryEnum<CampaignType>("type")
+            .QueryInteger("limit", 1, ListCampaigns.MaxLimit, ListCampaigns.DefaultLimit)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapGet("/{campaign_id}", GetCampaign.Endpoint).WithName("GetCampaign").WithSummary("Read a campaign")
             .WithDescription("One campaign of the caller, with its ETag for If-Match. Another user's campaign answers 404.")
@@ -48,6 +50,7 @@ public static class CampaignEndpoints
         campaigns.MapGet("/{campaign_id}/preflight", Preflight.Endpoint).WithName("PreflightCampaign")
             .WithSummary("Check the campaign's leads against its steps; writes nothing")
             .WithDescription("Checks every row of the campaign's dataset with the rules the launch uses and answers a summary of all warnings and the first warnings_limit of them (default 100, at most 1000).")
+            .QueryInteger("warnings_limit", 0, Preflight.MaxWarningsLimit, Preflight.DefaultWarningsLimit)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapPost("/{campaign_id}/launch", LaunchCampaign.Endpoint).WithName("LaunchCampaign")
             .WithSummary("Launch a draft now, or schedule it for its start_date")

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -285,7 +286,7 @@ public static class OpenApi
         foreach (var (status, response) in ordered)
             operation.Responses[status] = response;
 
-        void AddProblem(int status) => operation.Responses.TryAdd(status.ToString(System.Globalization.CultureInfo.InvariantCulture), new OpenApiResponse
+        void AddProblem(int status) => operation.Responses.TryAdd(status.ToString(CultureInfo.InvariantCulture), new OpenApiResponse
         {
             Description = ReasonPhrases.GetReasonPhrase(status),
             Content = new Dictionary<string, OpenApiMediaType> { [ProblemJson] = new() { Schema = problem } },
@@ -297,6 +298,37 @@ public static class OpenApi
         await context.GetOrCreateSchemaAsync(typeof(ProblemDetails), null, ct);
         return new OpenApiSchemaReference(ProblemSchemaId, context.Document);
     }
+
+    /// <summary>
+    /// Documents a query parameter that the endpoint reads as text (so that it answers its own 400)
+    /// as what clients should send: one of the enum's wire values.
+    /// </summary>
+    public static RouteHandlerBuilder QueryEnum<TEnum>(this RouteHandlerBuilder builder, string name) where TEnum : struct, Enum =>
+        builder.DescribeQuery(name, new OpenApiSchema
+        {
+            Type = JsonSchemaType.String,
+            Enum = Enum.GetValues<TEnum>().Select(value => (JsonNode)JsonValue.Create(value.ToWire())).ToList(),
+        });
+
+    /// <summary>As <see cref="QueryEnum{TEnum}"/>, for a whole number in a range.</summary>
+    public static RouteHandlerBuilder QueryInteger(this RouteHandlerBuilder builder, string name, int minimum, int maximum, int defaultValue) =>
+        builder.DescribeQuery(name, new OpenApiSchema
+        {
+            Type = JsonSchemaType.Integer,
+            Format = "int32",
+            Minimum = minimum.ToString(CultureInfo.InvariantCulture),
+            Maximum = maximum.ToString(CultureInfo.InvariantCulture),
+            Default = JsonValue.Create(defaultValue),
+        });
+
+    private static RouteHandlerBuilder DescribeQuery(this RouteHandlerBuilder builder, string name, OpenApiSchema schema) =>
+        builder.AddOpenApiOperationTransformer((operation, context, ct) =>
+        {
+            var parameter = operation.Parameters?.OfType<OpenApiParameter>().SingleOrDefault(p => p.In == ParameterLocation.Query && p.Name == name)
+                ?? throw new InvalidOperationException($"{context.Description.RelativePath} has no query parameter '{name}' to describe.");
+            parameter.Schema = schema;
+            return Task.CompletedTask;
+        });
 
     public static void MapApiReference(this WebApplication app)
     {
