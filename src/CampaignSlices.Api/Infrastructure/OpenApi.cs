@@ -4,13 +4,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApiExplorer;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
 
 namespace CampaignSlices.Api.Infrastructure;
@@ -231,11 +231,12 @@ public static class OpenApi
     /// 400/404 for a path id, 400/413/415 for a JSON body, Idempotency-Key (409/422) on POSTs that
     /// honour it, If-Match where 412 is declared, and 500 everywhere.
     /// </summary>
-    private static async Task CrossCuttingAnswersAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
+    private static Task CrossCuttingAnswersAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
     {
         var description = context.Description;
         var metadata = description.ActionDescriptor.EndpointMetadata;
-        var problem = await ProblemSchemaAsync(context, ct);
+        // The endpoints' ProducesProblem declarations make the ProblemDetails component this refers to.
+        var problem = new OpenApiSchemaReference(ProblemSchemaId, context.Document);
         // An endpoint mapped without a description still documents what it does (and lints clean).
         operation.Description ??= operation.Summary;
         operation.Responses ??= new OpenApiResponses();
@@ -285,18 +286,13 @@ public static class OpenApi
         operation.Responses.Clear();
         foreach (var (status, response) in ordered)
             operation.Responses[status] = response;
+        return Task.CompletedTask;
 
         void AddProblem(int status) => operation.Responses.TryAdd(status.ToString(CultureInfo.InvariantCulture), new OpenApiResponse
         {
             Description = ReasonPhrases.GetReasonPhrase(status),
             Content = new Dictionary<string, OpenApiMediaType> { [ProblemJson] = new() { Schema = problem } },
         });
-    }
-
-    private static async Task<IOpenApiSchema> ProblemSchemaAsync(OpenApiOperationTransformerContext context, CancellationToken ct)
-    {
-        await context.GetOrCreateSchemaAsync(typeof(ProblemDetails), null, ct);
-        return new OpenApiSchemaReference(ProblemSchemaId, context.Document);
     }
 
     /// <summary>

@@ -50,6 +50,17 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Every_reference_resolves_to_a_component()
+    {
+        var text = await DocumentAsync();
+        var schemas = JsonNode.Parse(text)!["components"]!["schemas"]!.AsObject().Select(schema => schema.Key).ToHashSet();
+        var references = System.Text.RegularExpressions.Regex.Matches(text, "\"#/components/schemas/([^\"]+)\"")
+            .Select(match => match.Groups[1].Value).Distinct().ToList();
+        Assert.Contains("ProblemDetails", references);
+        Assert.All(references, reference => Assert.Contains(reference, schemas));
+    }
+
+    [Fact]
     public async Task Schemas_are_snake_case_with_string_enums_and_the_declared_required_fields()
     {
         var schemas = JsonNode.Parse(await DocumentAsync())!["components"]!["schemas"]!.AsObject();
