@@ -24,7 +24,7 @@ COPY src/ src/
 COPY db/ db/
 COPY --from=scalar /scalar/cache/ src/CampaignSlices.Api/.scalar/
 RUN dotnet publish src/CampaignSlices.Api/CampaignSlices.Api.csproj -c Release --no-restore -o /app -p:ScalarFetch=false \
- && test -f /app/db/migrations/0001_datasets.sql \
+ && ls /app/db/migrations/*.sql > /dev/null \
  && test -f /app/scalar/standalone.js
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
