@@ -229,7 +229,7 @@ public static class OpenApi
     /// <summary>
     /// The answers that come from the pipeline rather than the slice: the bearer requirement and 401,
     /// 400/404 for a path id, 400/413/415 for a JSON body, Idempotency-Key (409/422) on POSTs that
-    /// honour it, If-Match where 412 is declared, and 500 everywhere.
+    /// honour it, If-Match where 412 is declared, 500 everywhere, and the Location and ETag headers.
     /// </summary>
     private static Task CrossCuttingAnswersAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
     {
@@ -281,12 +281,27 @@ public static class OpenApi
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String },
             });
         AddProblem(500);
+        foreach (var (status, response) in operation.Responses.Where(response => response.Key[0] == '2').ToList())
+        {
+            if (status == "201")
+                AddHeader(response, "Location", "Where the created resource can be read.");
+            if (metadata.OfType<ETags.Answered>().Any() && status != "204")
+                AddHeader(response, "ETag", "The resource's version, strong; send it back in If-Match.");
+        }
 
         var ordered = operation.Responses.OrderBy(response => response.Key, StringComparer.Ordinal).ToList();
         operation.Responses.Clear();
         foreach (var (status, response) in ordered)
             operation.Responses[status] = response;
         return Task.CompletedTask;
+
+        static void AddHeader(IOpenApiResponse response, string name, string description)
+        {
+            if (response is not OpenApiResponse concrete)
+                return;
+            concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            concrete.Headers[name] = new OpenApiHeader { Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+        }
 
         void AddProblem(int status) => operation.Responses.TryAdd(status.ToString(CultureInfo.InvariantCulture), new OpenApiResponse
         {
