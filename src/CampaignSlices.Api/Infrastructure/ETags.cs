@@ -5,6 +5,12 @@ namespace CampaignSlices.Api.Infrastructure;
 /// <summary>Strong ETags made of a row's version (versions start at 1); If-Match compares them strongly.</summary>
 public static class ETags
 {
+    /// <summary>Endpoint metadata: its success answers carry the ETag (the OpenAPI document declares the header).</summary>
+    internal sealed class Answered;
+
+    /// <summary>Marks an endpoint whose success answers carry the resource's ETag.</summary>
+    public static RouteHandlerBuilder WithETag(this RouteHandlerBuilder builder) => builder.WithMetadata(new Answered());
+
     public static string For(int version) => $"\"{version}\"";
 
     /// <summary>

@@ -14,13 +14,14 @@ public static class Idempotency
 {
     public const string Header = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
-    private const int MaxKeyLength = 255;
+    public const int MaxKeyLength = 255;
     private static readonly TimeSpan Retention = TimeSpan.FromHours(24);
     // A claim never completed this long (its replica died mid-request) may be taken by a retry.
     private static readonly TimeSpan AbandonedAfter = TimeSpan.FromMinutes(5);
     private static readonly string[] ReplayedHeaders = ["Location", "ETag", "Content-Type"];
 
-    private sealed class Supported;
+    /// <summary>Endpoint metadata: this endpoint honours Idempotency-Key (the OpenAPI document declares it too).</summary>
+    internal sealed class Supported;
 
     /// <summary>Makes the POST endpoints of <paramref name="group"/> honour Idempotency-Key.</summary>
     public static RouteGroupBuilder WithIdempotencyKeys(this RouteGroupBuilder group) => group.WithMetadata(new Supported());

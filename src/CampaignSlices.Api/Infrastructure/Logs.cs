@@ -14,7 +14,7 @@ public static class Logs
         {
             options.IncludeScopes = true;
             options.UseUtcTimestamp = true;
-            options.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            options.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
         });
     }
 }

@@ -1,5 +1,16 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ApiExplorer;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
 
 namespace CampaignSlices.Api.Infrastructure;
@@ -8,79 +19,371 @@ namespace CampaignSlices.Api.Infrastructure;
 public static class OpenApi
 {
     private const string ScalarBundle = "scalar/standalone.js";
+    private const string ProblemJson = "application/problem+json";
+    private const string ProblemSchemaId = "ProblemDetails";
 
     public static void AddOpenApiDocument(this IServiceCollection services)
     {
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IApiDescriptionProvider, RawJsonBodyFromAccepts>());
         services.AddOpenApi("v1", options =>
         {
-            // Slices nest generic names (CreateCampaign.Request, ImportDataset.Request); unqualified they would
-            // share one schema, so such a schema is named after its slice.
-            options.CreateSchemaReferenceId = type => type.Type is { IsNested: true, Name: "Request" or "Response" } nested
-                ? nested.DeclaringType!.Name + nested.Name
-                : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
-            options.AddDocumentTransformer((document, context, ct) =>
-            {
-                document.Info = new OpenApiInfo
-                {
-                    Title = "CampaignSlices API",
-                    Version = "v1",
-                    Description = "Multi-channel outreach campaigns: create, patch under per-status rules, preflight and launch.",
-                };
-                document.Servers = [new OpenApiServer { Url = "/", Description = "This service" }];
-                document.Components ??= new OpenApiComponents();
-                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-                document.Components.SecuritySchemes[Auth.Scheme] = new OpenApiSecurityScheme
-                {
-                    Type = SecuritySchemeType.Http,
-                    Scheme = "bearer",
-                    BearerFormat = "JWT",
-                    Description = "HS256 JWT whose sub is the caller's user UUID.",
-                };
-                return Task.CompletedTask;
-            });
-            options.AddOperationTransformer((operation, context, ct) =>
-            {
-                var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-                if (metadata.OfType<IAllowAnonymous>().Any())
-                    return Task.CompletedTask;
-                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Auth.Scheme, context.Document)] = [] }];
-                return Task.CompletedTask;
-            });
+            options.CreateSchemaReferenceId = SchemaId;
+            options.AddDocumentTransformer(DescribeServiceAsync);
+            options.AddSchemaTransformer(EnumsAndTimestampsAsStrings);
+            options.AddSchemaTransformer(RequiredProperties);
+            options.AddSchemaTransformer(ProblemDetailsShape);
+            options.AddOperationTransformer(CrossCuttingAnswersAsync);
         });
     }
+
+    /// <summary>
+    /// Slices keep generic nested names (`CreateCampaign.Request`, `ListCampaigns.Response`); the
+    /// document prefixes the slice so every schema id is unique and says what it is.
+    /// </summary>
+    private static string? SchemaId(JsonTypeInfo type)
+    {
+        var id = OpenApiOptions.CreateDefaultSchemaReferenceId(type);
+        return id is not null && type.Type.DeclaringType is { } slice ? slice.Name + id : id;
+    }
+
+    private static Task DescribeServiceAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken ct)
+    {
+        document.Info = new OpenApiInfo
+        {
+            Title = "CampaignSlices API",
+            Version = "v1",
+            Contact = new OpenApiContact { Name = "CampaignSlices maintainers" },
+            Description = "Multi-channel outreach campaigns: create, patch under per-status rules, preflight and launch. "
+                + "Every error is an RFC 9457 problem (application/problem+json) with a trace_id.",
+        };
+        document.Servers = [new OpenApiServer { Url = "/", Description = "This service" }];
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes[Auth.Scheme] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            BearerFormat = "JWT",
+            Description = "HS256 JWT whose sub is the caller's user UUID.",
+        };
+        AddHealthPaths(document);
+        document.Tags = document.Paths.Values
+            .SelectMany(path => path.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+            .SelectMany(operation => operation.Tags ?? new HashSet<OpenApiTagReference>())
+            .Select(tag => tag.Name).Distinct().Order(StringComparer.Ordinal)
+            .Select(name => new OpenApiTag { Name = name, Description = TagDescription(name) })
+            .ToHashSet();
+        return Task.CompletedTask;
+    }
+
+    private static string TagDescription(string? tag) => tag switch
+    {
+        "Campaigns" => "Campaigns of the caller: create, read, patch, preflight, launch and the lifecycle after it.",
+        "Datasets" => "Lead lists that campaigns draw from.",
+        "Health" => "Liveness and readiness probes; no token needed.",
+        _ => tag ?? "",
+    };
+
+    /// <summary>The health probes are plain middleware endpoints that the API explorer does not see.</summary>
+    private static void AddHealthPaths(OpenApiDocument document)
+    {
+        document.Paths.Add("/health/live", HealthPath("HealthLive", "Whether the process is up",
+            "Answers Healthy while the process runs; checks nothing else.", unhealthy: false));
+        document.Paths.Add("/health/ready", HealthPath("HealthReady", "Whether the service can take traffic",
+            "Answers Healthy when the database is reachable and every migration is applied, else 503 Unhealthy.", unhealthy: true));
+
+        OpenApiPathItem HealthPath(string operationId, string summary, string description, bool unhealthy)
+        {
+            var responses = new OpenApiResponses { ["200"] = TextResponse("Healthy") };
+            if (unhealthy)
+                responses["503"] = TextResponse("Unhealthy");
+            return new OpenApiPathItem
+            {
+                Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                {
+                    [HttpMethod.Get] = new()
+                    {
+                        OperationId = operationId,
+                        Summary = summary,
+                        Description = description,
+                        Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
+                        Security = [],
+                        Responses = responses,
+                    },
+                },
+            };
+        }
+
+        static OpenApiResponse TextResponse(string answer) => new()
+        {
+            Description = answer,
+            Content = new Dictionary<string, OpenApiMediaType>
+            {
+                ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create(answer)] } },
+            },
+        };
+    }
+
+    /// <summary>Enums travel as snake_case strings and timestamps as ISO 8601 strings, whatever converter reads them.</summary>
+    private static Task EnumsAndTimestampsAsStrings(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken ct)
+    {
+        var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
+        var nullable = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) is not null;
+        if (type.IsEnum && schema.Enum is { Count: > 0 })
+        {
+            // Enum schemas become components; a nullable use says `null` at the property (oneOf), not in the values.
+            schema.Type = JsonSchemaType.String;
+            schema.Enum = schema.Enum.Where(value => value is not null).ToList();
+        }
+        else if (type == typeof(DateTimeOffset) && schema.Type is null)
+            schema.Type = nullable ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// `[RequiredProperties(...)]` on a request: those properties are listed as required and lose the
+    /// `null` that their nullable C# type gives them (sending null for them is a 400).
+    /// </summary>
+    private static Task RequiredProperties(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken ct)
+    {
+        if (context.JsonPropertyInfo is not null
+            || context.JsonTypeInfo.Type.GetCustomAttribute<RequiredPropertiesAttribute>() is not { } required)
+            return Task.CompletedTask;
+        schema.Required = new HashSet<string>(required.Names, StringComparer.Ordinal);
+        foreach (var name in required.Names)
+        {
+            if (schema.Properties is null || !schema.Properties.TryGetValue(name, out var property))
+                throw new InvalidOperationException(
+                    $"[RequiredProperties] on {context.JsonTypeInfo.Type.FullName} names '{name}', which is not one of its JSON properties.");
+            schema.Properties[name] = WithoutNull(property);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A copy of the property's schema that does not admit null (shared schemas are left as they are).</summary>
+    private static IOpenApiSchema WithoutNull(IOpenApiSchema property)
+    {
+        if (property.OneOf is { Count: 2 } oneOf && oneOf.Count(branch => branch.Type == JsonSchemaType.Null) == 1)
+            return oneOf.Single(branch => branch.Type != JsonSchemaType.Null);
+        if (property is OpenApiSchema { Type: { } type } schema && type.HasFlag(JsonSchemaType.Null))
+        {
+            var copy = (OpenApiSchema)schema.CreateShallowCopy();
+            copy.Type = type & ~JsonSchemaType.Null;
+            return copy;
+        }
+        return property;
+    }
+
+    /// <summary>The problem body as the service writes it: every member present, plus trace_id, errors and any extension.</summary>
+    private static Task ProblemDetailsShape(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken ct)
+    {
+        if (context.JsonTypeInfo.Type != typeof(ProblemDetails) || context.JsonPropertyInfo is not null)
+            return Task.CompletedTask;
+        schema.Description = "An RFC 9457 problem. Extensions such as a launch's summary may be present too.";
+        schema.Type = JsonSchemaType.Object;
+        schema.AdditionalPropertiesAllowed = true;
+        schema.AdditionalProperties = null;
+        schema.Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", Description = "What kind of problem this is." },
+            ["title"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The status code's reason phrase." },
+            ["status"] = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32" },
+            ["detail"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "What went wrong, for a person." },
+            ["instance"] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", Description = "The request path." },
+            ["trace_id"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "The W3C trace id of the request; quote it when reporting a fault." },
+            ["errors"] = new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object,
+                Description = "Messages keyed by the JSON path of each bad value (`steps_config[1].delay_days`) or the parameter's name.",
+                AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+            },
+        };
+        schema.Required = new HashSet<string>(["type", "title", "status", "detail", "instance", "trace_id"], StringComparer.Ordinal);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A body bound as raw JSON (a PATCH that must tell null from absent) is described by the type its
+    /// endpoint names in `Accepts&lt;T&gt;`, so the document shows that type's schema, not "any JSON".
+    /// </summary>
+    private sealed class RawJsonBodyFromAccepts : IApiDescriptionProvider
+    {
+        public int Order => 0;
+
+        public void OnProvidersExecuting(ApiDescriptionProviderContext context) { }
+
+        public void OnProvidersExecuted(ApiDescriptionProviderContext context)
+        {
+            foreach (var description in context.Results)
+            {
+                var accepts = description.ActionDescriptor.EndpointMetadata.OfType<IAcceptsMetadata>()
+                    .FirstOrDefault(metadata => metadata.RequestType is not null && metadata.RequestType != typeof(JsonElement));
+                var rawBody = description.ParameterDescriptions.FirstOrDefault(parameter =>
+                    parameter.Source == BindingSource.Body && parameter.Type == typeof(JsonElement));
+                if (accepts is not null && rawBody is not null)
+                    rawBody.Type = accepts.RequestType!;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The answers that come from the pipeline rather than the slice: the bearer requirement and 401,
+    /// 400/404 for a path id, 400/413/415 for a JSON body, Idempotency-Key (409/422) on POSTs that
+    /// honour it, If-Match where 412 is declared, 500 everywhere, and the Location and ETag headers.
+    /// </summary>
+    private static Task CrossCuttingAnswersAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken ct)
+    {
+        var description = context.Description;
+        var metadata = description.ActionDescriptor.EndpointMetadata;
+        // The endpoints' ProducesProblem declarations make the ProblemDetails component this refers to.
+        var problem = new OpenApiSchemaReference(ProblemSchemaId, context.Document);
+        // An endpoint mapped without a description still documents what it does (and lints clean).
+        operation.Description ??= operation.Summary;
+        operation.Responses ??= new OpenApiResponses();
+        operation.Parameters ??= [];
+
+        if (!metadata.OfType<IAllowAnonymous>().Any())
+        {
+            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Auth.Scheme, context.Document)] = [] }];
+            AddProblem(401);
+        }
+        if (description.ParameterDescriptions.Any(parameter => parameter.Source == BindingSource.Path))
+        {
+            AddProblem(400);
+            AddProblem(404);
+        }
+        if (operation.RequestBody is not null)
+        {
+            AddProblem(400);
+            AddProblem(413);
+            AddProblem(415);
+        }
+        if (HttpMethods.IsPost(description.HttpMethod ?? "") && metadata.OfType<Idempotency.Supported>().Any())
+        {
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = Idempotency.Header,
+                In = ParameterLocation.Header,
+                Description = "Replays the first answer for a retry with the same key and body (kept 24 h per user); "
+                    + "another body with the key is 422, a retry while the first is running 409.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = Idempotency.MaxKeyLength },
+            });
+            AddProblem(400);
+            AddProblem(409);
+            AddProblem(422);
+        }
+        if (operation.Responses.ContainsKey("412"))
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "If-Match",
+                In = ParameterLocation.Header,
+                Description = "The campaign's ETag as last read; a stale one answers 412 and changes nothing.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+            });
+        AddProblem(500);
+        foreach (var (status, response) in operation.Responses.Where(response => response.Key[0] == '2').ToList())
+        {
+            if (status == "201")
+                AddHeader(response, "Location", "Where the created resource can be read.");
+            if (metadata.OfType<ETags.Answered>().Any() && status != "204")
+                AddHeader(response, "ETag", "The resource's version, strong; send it back in If-Match.");
+        }
+
+        var ordered = operation.Responses.OrderBy(response => response.Key, StringComparer.Ordinal).ToList();
+        operation.Responses.Clear();
+        foreach (var (status, response) in ordered)
+            operation.Responses[status] = response;
+        return Task.CompletedTask;
+
+        static void AddHeader(IOpenApiResponse response, string name, string description)
+        {
+            if (response is not OpenApiResponse concrete)
+                return;
+            concrete.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            concrete.Headers[name] = new OpenApiHeader { Description = description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+        }
+
+        void AddProblem(int status) => operation.Responses.TryAdd(status.ToString(CultureInfo.InvariantCulture), new OpenApiResponse
+        {
+            Description = ReasonPhrases.GetReasonPhrase(status),
+            Content = new Dictionary<string, OpenApiMediaType> { [ProblemJson] = new() { Schema = problem } },
+        });
+    }
+
+    /// <summary>
+    /// Documents a query parameter that the endpoint reads as text (so that it answers its own 400)
+    /// as what clients should send: one of the enum's wire values.
+    /// </summary>
+    public static RouteHandlerBuilder QueryEnum<TEnum>(this RouteHandlerBuilder builder, string name) where TEnum : struct, Enum =>
+        builder.DescribeQuery(name, new OpenApiSchema
+        {
+            Type = JsonSchemaType.String,
+            Enum = Enum.GetValues<TEnum>().Select(value => (JsonNode)JsonValue.Create(value.ToWire())).ToList(),
+        });
+
+    /// <summary>As <see cref="QueryEnum{TEnum}"/>, for a whole number in a range.</summary>
+    public static RouteHandlerBuilder QueryInteger(this RouteHandlerBuilder builder, string name, int minimum, int maximum, int defaultValue) =>
+        builder.DescribeQuery(name, new OpenApiSchema
+        {
+            Type = JsonSchemaType.Integer,
+            Format = "int32",
+            Minimum = minimum.ToString(CultureInfo.InvariantCulture),
+            Maximum = maximum.ToString(CultureInfo.InvariantCulture),
+            Default = JsonValue.Create(defaultValue),
+        });
+
+    private static RouteHandlerBuilder DescribeQuery(this RouteHandlerBuilder builder, string name, OpenApiSchema schema) =>
+        builder.AddOpenApiOperationTransformer((operation, context, ct) =>
+        {
+            var parameter = operation.Parameters?.OfType<OpenApiParameter>().SingleOrDefault(p => p.In == ParameterLocation.Query && p.Name == name)
+                ?? throw new InvalidOperationException($"{context.Description.RelativePath} has no query parameter '{name}' to describe.");
+            parameter.Schema = schema;
+            return Task.CompletedTask;
+        });
 
     public static void MapApiReference(this WebApplication app)
     {
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         var bundle = Path.Combine(AppContext.BaseDirectory, ScalarBundle);
-        app.MapGet("/scalar", () => Results.Content(ScalarPage(File.Exists(bundle)), "text/html"))
+        app.MapGet("/scalar", () => Results.Content(ScalarPage(File.Exists(bundle)), "text/html; charset=utf-8"))
             .AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/scalar/standalone.js", () => File.Exists(bundle)
                 ? Results.File(bundle, "text/javascript")
-                : Results.NotFound())
+                : Problems.NotFound("The Scalar bundle was not fetched at build time; see /scalar."))
             .AllowAnonymous().ExcludeFromDescription();
     }
 
     private static string ScalarPage(bool bundleAvailable) => bundleAvailable
         ? """
           <!doctype html>
-          <html>
+          <html lang="en">
           <head><title>CampaignSlices API</title><meta charset="utf-8" /><meta name="viewport" content="width=device-width, initial-scale=1" /></head>
           <body>
-          <script id="api-reference" data-url="/openapi/v1.json"></script>
+          <div id="app"></div>
           <script src="/scalar/standalone.js"></script>
+          <script>
+            // Bearer preselected (paste a token from `dotnet run --project src/CampaignSlices.Api -- token --user <uuid>`);
+            // no web fonts, so the page needs nothing beyond this service.
+            Scalar.createApiReference('#app', {
+              url: '/openapi/v1.json',
+              authentication: { preferredSecurityScheme: 'Bearer' },
+              withDefaultFonts: false,
+            })
+          </script>
           </body>
           </html>
           """
         : """
           <!doctype html>
-          <html>
+          <html lang="en">
           <head><title>CampaignSlices API</title><meta charset="utf-8" /></head>
           <body>
           <h1>CampaignSlices API</h1>
-          <p>The Scalar bundle was not fetched when this build ran (it comes from the npm registry at build time).
-          Run <code>dotnet build src/CampaignSlices.Api</code> on a machine that reaches the npm registry, with npm installed.
-          The OpenAPI document itself is at <a href="/openapi/v1.json">/openapi/v1.json</a>.</p>
+          <p>The Scalar API reference bundle is missing: it is fetched from the npm registry when the project builds
+          (<code>@scalar/api-reference</code>, pinned in <code>src/CampaignSlices.Api/Scalar.targets</code>), and this build could not fetch it.</p>
+          <p>To get it, install Node.js with npm, make sure the npm registry is reachable, and build again:
+          <code>dotnet build src/CampaignSlices.Api</code> (the build log says why the last fetch failed).</p>
+          <p>The OpenAPI document itself is at <a href="/openapi/v1.json">/openapi/v1.json</a>.</p>
           </body>
           </html>
           """;

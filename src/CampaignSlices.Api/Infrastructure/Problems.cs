@@ -20,7 +20,7 @@ public static partial class Problems
         [405] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6", "Method not allowed."),
         [409] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.10", "Conflict with the resource's current state."),
         [412] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.13", "The If-Match precondition failed."),
-        [413] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14", "The request body is too large."),
+        [413] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14", "The request body is larger than this endpoint accepts."),
         [415] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16", "Unsupported media type."),
         [422] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.5.21", "The request cannot be processed."),
         [500] = ("https://www.rfc-editor.org/rfc/rfc9110#section-15.6.1", "An unexpected error occurred."),
@@ -34,10 +34,14 @@ public static partial class Problems
             var problem = context.ProblemDetails;
             if (problem.Status is int status && ByStatus.TryGetValue(status, out var known))
             {
+                // The framework's defaults (its type link and, for 500, a sentence as title) give way to ours.
                 if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+                {
                     problem.Type = known.Type;
+                    problem.Title = ReasonPhrases.GetReasonPhrase(status);
+                }
                 problem.Title ??= ReasonPhrases.GetReasonPhrase(status);
-                problem.Detail ??= known.Detail;
+                problem.Detail ??= DetailFor(status, context.HttpContext) ?? known.Detail;
             }
             problem.Detail ??= problem.Title;
             problem.Instance ??= context.HttpContext.Request.Path;
@@ -48,6 +52,15 @@ public static partial class Problems
         // Binding failures throw, so the handler below can name the bad field instead of an empty 400.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
     }
+
+    /// <summary>For answers the pipeline makes without a detail of its own: say what would have been accepted.</summary>
+    private static string? DetailFor(int status, HttpContext context) => status switch
+    {
+        405 when context.Response.Headers.Allow is { Count: > 0 } allow => $"This resource allows {string.Join(", ", allow.ToString())}.",
+        // Routing rejects the content type before any endpoint is chosen, so the request is all there is to quote.
+        415 => $"This endpoint does not take a body of type '{context.Request.ContentType}'; /openapi/v1.json lists what each endpoint takes.",
+        _ => null,
+    };
 
     public static ProblemHttpResult NotFound(string detail) => Make(404, detail);
 
@@ -99,6 +112,8 @@ public static partial class Problems
             BadHttpRequestException { InnerException: JsonException json } => DescribeJson(json),
             BadHttpRequestException { StatusCode: 413 } => (413, "The request body is larger than this endpoint accepts.", null),
             BadHttpRequestException { StatusCode: 415 } bad => (415, bad.Message, null),
+            BadHttpRequestException bad when bad.Message.Contains("no body was provided") || bad.Message.Contains("was not provided from body") =>
+                (400, "A JSON body is required.", new() { ["$"] = ["A JSON body is required."] }),
             BadHttpRequestException bad when BindFailure().Match(bad.Message) is { Success: true } match =>
                 DescribeBindFailure(match),
             BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 400 ? "The request is invalid: " + bad.Message : bad.Message, null),
@@ -113,10 +128,11 @@ public static partial class Problems
             {
                 var m when m.Contains("could not be mapped to any .NET member") => "Unknown field.",
                 var m when m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) => "Duplicate key.",
-                var m when m.Contains("could not be converted to") => "Wrong type or format for this field.",
+                var m when ConvertedTo().Match(m) is { Success: true } target => Expected(target.Groups["type"].Value),
                 var m when m.Contains("missing required properties") => "Required fields are missing.",
                 var m when m.Contains("null") && m.Contains("non-nullable") => "Must not be null.",
-                var m when m.Contains("is an invalid") || m.Contains("invalid start of a value") || m.Contains("expected end") || m.Contains("end of data") =>
+                var m when m.Contains("is an invalid") || m.Contains("is invalid after") || m.Contains("expected end") || m.Contains("end of data")
+                    || m.Contains("Expected depth to be zero") || m.Contains("does not contain any JSON tokens") =>
                     "The body is not valid JSON.",
                 var m when !m.Contains("Path:") && !m.Contains(".NET") => m,
                 _ => "Invalid value.",
@@ -126,6 +142,27 @@ public static partial class Problems
                 && !field.EndsWith(unknown.Groups[1].Value, StringComparison.Ordinal))
                 field = field == "$" ? unknown.Groups[1].Value : $"{field}.{unknown.Groups[1].Value}";
             return (400, $"{field}: {message}", new() { [field] = [message] });
+        }
+
+        /// <summary>What a value of the .NET type named in the serializer's message looks like on the wire.</summary>
+        private static string Expected(string typeName)
+        {
+            var name = NullableOf().Match(typeName) is { Success: true } inner ? inner.Groups["type"].Value : typeName;
+            if (typeof(Problems).Assembly.GetType(name) is { IsEnum: true } enumType)
+                return $"Must be one of: {string.Join(", ", Enum.GetValues(enumType).Cast<Enum>().Select(value => value.ToWire()))}.";
+            return name switch
+            {
+                "System.Int32" or "System.Int64" => "Must be a whole number.",
+                "System.Double" or "System.Decimal" or "System.Single" => "Must be a number.",
+                "System.String" => "Must be a string.",
+                "System.Boolean" => "Must be true or false.",
+                "System.Guid" => "Must be a UUID.",
+                _ when name.StartsWith("System.Collections.Generic.List`1", StringComparison.Ordinal) || name.EndsWith("[]", StringComparison.Ordinal) =>
+                    "Must be an array.",
+                _ when name.StartsWith("CampaignSlices.", StringComparison.Ordinal) || name.StartsWith("System.Text.Json.Nodes.JsonObject", StringComparison.Ordinal) =>
+                    "Must be an object.",
+                _ => "Wrong type or format for this field.",
+            };
         }
 
         private static (int, string, Dictionary<string, string[]>?) DescribeBindFailure(Match match)
@@ -145,6 +182,12 @@ public static partial class Problems
 
         [GeneratedRegex("""^Failed to bind parameter "(?<type>[^ ]+) (?<name>[^"]+)" from "(?<value>.*)"\.$""")]
         private static partial Regex BindFailure();
+
+        [GeneratedRegex("""could not be converted to (?<type>\S+?)\. Path:""")]
+        private static partial Regex ConvertedTo();
+
+        [GeneratedRegex("""^System\.Nullable`1\[(?<type>.+)\]$""")]
+        private static partial Regex NullableOf();
 
         [GeneratedRegex("""property '([^']+)'""")]
         private static partial Regex QuotedProperty();

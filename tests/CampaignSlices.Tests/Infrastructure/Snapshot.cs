@@ -50,7 +50,7 @@ public static partial class Snapshot
         JsonNode? Visit(JsonNode? node) => node switch
         {
             JsonObject obj => new JsonObject(obj.Select(p => KeyValuePair.Create(p.Key,
-                p.Key == "trace_id" ? JsonValue.Create("TraceId") : Visit(p.Value)))),
+                p.Key == "trace_id" && p.Value is JsonValue ? JsonValue.Create("TraceId") : Visit(p.Value)))),
             JsonArray array => new JsonArray(array.Select(Visit).ToArray()),
             JsonValue value when value.TryGetValue<string>(out var text) => JsonValue.Create(ScrubText(text)),
             _ => node?.DeepClone(),
