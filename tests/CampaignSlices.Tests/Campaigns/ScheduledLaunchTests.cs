@@ -1,0 +1,175 @@
+using System.Text.Json.Nodes;
+using CampaignSlices.Tests.Infrastructure;
+using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
+using static CampaignSlices.Tests.Campaigns.ScheduledFixtures;
+
+namespace CampaignSlices.Tests.Campaigns;
+
+/// <summary>
+/// Scheduled launches on real Quartz triggers (SPEC 5.2, 5.4): a trigger fires at start_date, follows
+/// a moved start_date, and is removed by pause and cancel and made again by resume.
+/// </summary>
+public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public async Task A_trigger_fires_at_start_date_and_the_campaign_launches()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(Soon);
+
+        var id = await ScheduleAsync(api, client, user, start);
+
+        var trigger = await TriggerAsync(api, id);
+        Assert.NotNull(trigger);
+        Assert.Equal(start, trigger.NextFireTime);
+        var campaign = await WaitForStatusAsync(client, id, "active");
+        Assert.Equal(3, (int)campaign["total_leads"]!);
+        var events = await EventsAsync(client, id);
+        Assert.Equal(["scheduled", "launch_started", "launched"], EventTypes(events));
+        var started = events[1];
+        Assert.Equal(("scheduled", "launching", "system"), ((string?)started["from_status"], (string?)started["to_status"], (string?)started["actor"]));
+        Assert.True(DateTimeOffset.Parse((string)started["created_at"]!) >= start, $"fired at {started["created_at"]}, before {start:O}");
+        // A one-shot trigger is gone once fired.
+        await WaitForNoTriggerAsync(api, id);
+        Assert.Equal(3, await LeadCountAsync(api, id));
+    }
+
+    [Fact]
+    public async Task Patching_start_date_while_scheduled_moves_the_trigger_and_it_fires_at_the_new_time()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var oldStart = StartIn(Soon);
+        var id = await ScheduleAsync(api, client, user, oldStart);
+        var newStart = oldStart.AddSeconds(3);
+
+        var (status, patched) = await SendAsync(client, HttpMethod.Patch, $"/api/v1/campaigns/{id}",
+            new JsonObject { ["start_date"] = newStart.ToString("O") });
+
+        Assert.True(status == 200, patched.ToJsonString());
+        Assert.Equal("scheduled", (string?)patched["status"]);
+        Assert.Equal(newStart, (await TriggerAsync(api, id))?.NextFireTime);
+        await WaitPastAsync(oldStart.AddSeconds(1));
+        Assert.Equal("scheduled", (string?)(await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}")).Body["status"]);
+        await WaitForStatusAsync(client, id, "active");
+        var started = Assert.Single(await EventsAsync(client, id), e => (string?)e["type"] == "launch_started");
+        Assert.True(DateTimeOffset.Parse((string)started["created_at"]!) >= newStart, $"fired at {started["created_at"]}, before {newStart:O}");
+    }
+
+    [Fact]
+    public async Task A_start_date_in_the_past_is_refused_while_scheduled_and_the_trigger_stays()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(TimeSpan.FromHours(1));
+        var id = await ScheduleAsync(api, client, user, start);
+
+        var (status, problem) = await SendAsync(client, HttpMethod.Patch, $"/api/v1/campaigns/{id}",
+            new JsonObject { ["start_date"] = DateTimeOffset.UtcNow.AddMinutes(-5).ToString("O") });
+
+        Assert.Equal(400, status);
+        Assert.Equal(["start_date"], ErrorKeys(problem));
+        Assert.Equal(start, (await TriggerAsync(api, id))?.NextFireTime);
+    }
+
+    [Fact]
+    public async Task Pausing_a_scheduled_campaign_removes_its_trigger_and_it_does_not_fire()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(Soon);
+        var paused = await ScheduleAsync(api, client, user, start);
+        // Fires after the paused one would have: once it is active, that time has passed.
+        var control = await ScheduleAsync(api, client, user, start.AddSeconds(1));
+
+        var (status, campaign) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{paused}/pause");
+
+        Assert.Equal(200, status);
+        Assert.Equal(("paused", "user_requested"), ((string?)campaign["status"], (string?)campaign["paused_reason"]));
+        Assert.Null(await TriggerAsync(api, paused));
+        Assert.False(await LaunchJobExistsAsync(api, paused));
+        await WaitForStatusAsync(client, control, "active");
+        Assert.Equal("paused", (string?)(await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{paused}")).Body["status"]);
+        Assert.Equal(["scheduled", "paused"], EventTypes(await EventsAsync(client, paused)));
+        Assert.Equal(0, await LeadCountAsync(api, paused));
+    }
+
+    [Fact]
+    public async Task Resuming_before_start_date_makes_the_trigger_again_and_it_fires()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(TimeSpan.FromSeconds(3));
+        var id = await ScheduleAsync(api, client, user, start);
+        Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/pause")).Status);
+        Assert.Null(await TriggerAsync(api, id));
+
+        var (status, campaign) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume");
+
+        Assert.Equal(200, status);
+        Assert.Equal("scheduled", (string?)campaign["status"]);
+        Assert.Null(campaign["paused_reason"]);
+        Assert.Equal(start, (await TriggerAsync(api, id))?.NextFireTime);
+        await WaitForStatusAsync(client, id, "active");
+        Assert.Equal(["scheduled", "paused", "resumed", "launch_started", "launched"], EventTypes(await EventsAsync(client, id)));
+        Assert.Equal(3, await LeadCountAsync(api, id));
+    }
+
+    [Fact]
+    public async Task Resuming_after_start_date_passed_launches_at_once()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(Soon);
+        var id = await ScheduleAsync(api, client, user, start);
+        Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/pause")).Status);
+        await WaitPastAsync(start);
+
+        var (status, campaign) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume");
+
+        Assert.Equal(200, status);
+        Assert.Equal("launching", (string?)campaign["status"]);
+        Assert.NotNull(campaign["launch_job_id"]);
+        Assert.Null(await TriggerAsync(api, id));
+        await WaitForStatusAsync(client, id, "active");
+        var events = await EventsAsync(client, id);
+        Assert.Equal(["scheduled", "paused", "resumed", "launched"], EventTypes(events));
+        Assert.Equal(("paused", "launching"), ((string?)events[2]["from_status"], (string?)events[2]["to_status"]));
+        Assert.Equal(3, await LeadCountAsync(api, id));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_scheduled_campaign_removes_its_trigger()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromHours(1)));
+        Assert.NotNull(await TriggerAsync(api, id));
+
+        var (status, campaign) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/cancel");
+
+        Assert.Equal(200, status);
+        Assert.Equal("cancelled", (string?)campaign["status"]);
+        Assert.Null(await TriggerAsync(api, id));
+        Assert.False(await LaunchJobExistsAsync(api, id));
+        Assert.Equal(["scheduled", "cancelled"], EventTypes(await EventsAsync(client, id)));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_paused_scheduled_campaign_leaves_no_trigger_for_a_later_resume()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromHours(1)));
+        Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/pause")).Status);
+
+        Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/cancel")).Status);
+
+        Assert.Equal(409, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume")).Status);
+        Assert.Null(await TriggerAsync(api, id));
+        Assert.False(await LaunchJobExistsAsync(api, id));
+    }
+}
