@@ -47,7 +47,7 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         var newStart = oldStart.AddSeconds(3);
 
         var (status, patched) = await SendAsync(client, HttpMethod.Patch, $"/api/v1/campaigns/{id}",
-            new JsonObject { ["start_date"] = newStart.ToString("O") });
+            new JsonObject { ["start_date"] = newStart.ToOffset(TimeSpan.FromHours(2)).ToString("O") });
 
         Assert.True(status == 200, patched.ToJsonString());
         Assert.Equal("scheduled", (string?)patched["status"]);
@@ -91,6 +91,7 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal(("paused", "user_requested"), ((string?)campaign["status"], (string?)campaign["paused_reason"]));
         Assert.Null(await TriggerAsync(api, paused));
         Assert.False(await LaunchJobExistsAsync(api, paused));
+        Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{paused}/pause")).Status);
         await WaitForStatusAsync(client, control, "active");
         Assert.Equal("paused", (string?)(await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{paused}")).Body["status"]);
         Assert.Equal(["scheduled", "paused"], EventTypes(await EventsAsync(client, paused)));
@@ -113,6 +114,9 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal("scheduled", (string?)campaign["status"]);
         Assert.Null(campaign["paused_reason"]);
         Assert.Equal(start, (await TriggerAsync(api, id))?.NextFireTime);
+        // Asked again: answered as done, nothing changes.
+        var (again, scheduled) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume");
+        Assert.Equal((200, "scheduled"), (again, (string?)scheduled["status"]));
         await WaitForStatusAsync(client, id, "active");
         Assert.Equal(["scheduled", "paused", "resumed", "launch_started", "launched"], EventTypes(await EventsAsync(client, id)));
         Assert.Equal(3, await LeadCountAsync(api, id));
