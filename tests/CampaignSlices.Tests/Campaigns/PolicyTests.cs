@@ -68,6 +68,18 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(0, await LeadCountAsync(api, id));
     }
 
+    [Fact]
+    public async Task A_step_with_ai_personalization_and_no_ai_variant_needs_review_too()
+    {
+        var (client, id) = await ScheduledAsync(body => WithoutAiVariant(body)
+            .With("steps_config[0].ai_personalization_enabled", true)
+            .With("unreviewed_launch_policy", "hold"));
+
+        await FireAsync(id);
+
+        Assert.Equal(["scheduled", "held_for_review"], EventTypes(await EventsAsync(client, id)));
+    }
+
     [Theory]
     [InlineData("reviewed", "hold")]
     [InlineData("reviewed", "cancel")]
@@ -80,7 +92,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
             body = body.With("unreviewed_launch_policy", policy);
             return why == "reviewed"
                 ? body.With("personalization_reviewed_at", DateTimeOffset.UtcNow.AddHours(-1).ToString("O"))
-                : body.With("steps_config[1].variants[1].type", "template").With("steps_config[1].variants[1].template_id", Guid.NewGuid());
+                : WithoutAiVariant(body);
         });
 
         await FireAsync(id);
@@ -149,6 +161,10 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         var client = api.ClientFor(user);
         return (client, await ScheduleAsync(api, client, user, start ?? StartIn(TimeSpan.FromHours(1)), edit));
     }
+
+    /// <summary>The fixture's AI variant made a template one, so that no step uses AI.</summary>
+    private static JsonObject WithoutAiVariant(JsonObject body) =>
+        body.With("steps_config[1].variants[1].type", "template").With("steps_config[1].variants[1].template_id", Guid.NewGuid());
 
     /// <summary>Runs what the campaign's trigger runs when it fires.</summary>
     private async Task FireAsync(string id) =>
