@@ -79,9 +79,17 @@ public sealed class ReplicaTests
         Assert.Equal(202, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/launch")).Status);
         await using (var watcher = new Npgsql.NpgsqlConnection(database))
         {
-            while (await watcher.ExecuteScalarAsync<int>(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%insert into leads%'") == 0)
+            // pg_stat_activity keeps only the first 1 kB of a query (track_activity_query_size), so the
+            // enrollment is known by its opening: the only statement of this database that waits on the lock.
+            var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
+            while (await watcher.ExecuteScalarAsync<int>("""
+                select count(*) from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock' and query like 'with source as%'
+                """) == 0)
+            {
+                Assert.True(DateTimeOffset.UtcNow < deadline, "The enrollment never waited on the locked leads table.");
                 await Task.Delay(100, Ct);
+            }
         }
         doomed.Kill();
         await hold.RollbackAsync(Ct);
