@@ -154,7 +154,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(later, (await TriggerAsync(api, id))?.NextFireTime);
     }
 
-    /// <summary>A campaign scheduled an hour ahead unless told otherwise, so that only <see cref="FireAsync"/> starts it.</summary>
+    /// <summary>A campaign scheduled an hour ahead unless told otherwise, so that its trigger stays out of the way of <see cref="FireAsync"/>.</summary>
     private async Task<(HttpClient Client, string Id)> ScheduledAsync(Func<JsonObject, JsonObject> edit, DateTimeOffset? start = null)
     {
         var user = Guid.NewGuid();
@@ -166,9 +166,13 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
     private static JsonObject WithoutAiVariant(JsonObject body) =>
         body.With("steps_config[1].variants[1].type", "template").With("steps_config[1].variants[1].template_id", Guid.NewGuid());
 
-    /// <summary>Runs what the campaign's trigger runs when it fires.</summary>
-    private async Task FireAsync(string id) =>
+    /// <summary>Runs what the campaign's trigger runs when it fires, its start_date made a moment ago as if its time had come.</summary>
+    private async Task FireAsync(string id)
+    {
+        await using (var db = await api.OpenDatabaseAsync())
+            await db.ExecuteAsync("update campaigns set start_date = now() - interval '1 second' where campaign_id = @id", new { id = Guid.Parse(id) });
         await api.Services.GetRequiredService<StartScheduledLaunch.Handler>().HandleAsync(Guid.Parse(id), Ct);
+    }
 
     /// <summary>The campaign's latest webhook outbox row: its event type, status and reason.</summary>
     private async Task<(string? Type, string? Status, string? Reason)> NotificationAsync(string id)

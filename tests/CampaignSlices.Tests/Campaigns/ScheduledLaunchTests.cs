@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CampaignSlices.Tests.Infrastructure;
+using Dapper;
 using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
 using static CampaignSlices.Tests.Campaigns.ScheduledFixtures;
 
@@ -11,6 +12,7 @@ namespace CampaignSlices.Tests.Campaigns;
 /// </summary>
 public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(2);
 
     [Fact]
@@ -57,6 +59,33 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         await WaitForStatusAsync(client, id, "active");
         var started = Assert.Single(await EventsAsync(client, id), e => (string?)e["type"] == "launch_started");
         Assert.True(DateTimeOffset.Parse((string)started["created_at"]!) >= newStart, $"fired at {started["created_at"]}, before {newStart:O}");
+    }
+
+    [Fact]
+    public async Task A_trigger_that_fires_while_start_date_is_moved_later_does_not_launch_early()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(TimeSpan.FromSeconds(5));
+        var id = await ScheduleAsync(api, client, user, start);
+        var later = StartIn(TimeSpan.FromHours(1));
+
+        // The campaign row held: the PATCH queues for it before start_date, the fired trigger behind the PATCH.
+        await using var blocker = await api.OpenDatabaseAsync();
+        await using var hold = await blocker.BeginTransactionAsync(Ct);
+        await blocker.ExecuteAsync("select 1 from campaigns where campaign_id = @id for update", new { id = Guid.Parse(id) }, hold);
+        var patch = SendAsync(client, HttpMethod.Patch, $"/api/v1/campaigns/{id}", new JsonObject { ["start_date"] = later.ToString("O") });
+        await WaitForBlockedAsync(1);
+        Assert.True(DateTimeOffset.UtcNow < start, "the PATCH was not queued before start_date; the machine is too slow for this test");
+        await WaitForBlockedAsync(2);
+        await hold.RollbackAsync(Ct);
+
+        var (status, patched) = await patch;
+        Assert.True(status == 200, patched.ToJsonString());
+        await WaitForFiredTriggerDoneAsync(id);
+        Assert.Equal("scheduled", (string?)(await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}")).Body["status"]);
+        Assert.Equal(["scheduled", "updated"], EventTypes(await EventsAsync(client, id)));
+        Assert.Equal(later, (await TriggerAsync(api, id))?.NextFireTime);
     }
 
     [Fact]
@@ -175,5 +204,34 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal(409, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume")).Status);
         Assert.Null(await TriggerAsync(api, id));
         Assert.False(await LaunchJobExistsAsync(api, id));
+    }
+
+    /// <summary>Waits until <paramref name="count"/> of the app's statements wait on a row lock (Quartz's own locks aside).</summary>
+    private async Task WaitForBlockedAsync(int count)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (await db.ExecuteScalarAsync<int>("""
+            select count(*) from pg_stat_activity
+            where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0 and query not ilike '%qrtz%'
+            """) < count)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"fewer than {count} statements ever waited on the campaign row");
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    /// <summary>Waits until the fired launch trigger of the campaign has finished running its job.</summary>
+    private async Task WaitForFiredTriggerDoneAsync(string id)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (await db.ExecuteScalarAsync<int>(
+            "select count(*) from quartz.qrtz_fired_triggers where trigger_group = 'scheduled-launch' and trigger_name = @name",
+            new { name = $"launch-{id}" }) > 0)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the fired trigger's job never finished");
+            await Task.Delay(50, Ct);
+        }
     }
 }
