@@ -11,6 +11,9 @@ public static class StartScheduledLaunch
 {
     public const string PendingReview = "pending_personalization_review";
 
+    /// <summary>How early a trigger may fire (Quartz wakes a few milliseconds ahead) and still be on time.</summary>
+    private static readonly TimeSpan FiringTolerance = TimeSpan.FromSeconds(1);
+
     /// <summary>AI personalization in any step or variant, never reviewed by the owner.</summary>
     public static bool NeedsReview(CampaignResponse campaign) =>
         campaign.PersonalizationReviewedAt is null
@@ -33,6 +36,12 @@ public static class StartScheduledLaunch
             }
 
             var now = clock.GetUtcNow();
+            // A trigger that fired while a PATCH moved start_date later (it waited on this row) is stale: the moved trigger launches it then.
+            if (campaign.StartDate > now + FiringTolerance)
+            {
+                logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: its start_date moved to {StartDate}", campaignId, campaign.StartDate);
+                return;
+            }
             var policy = NeedsReview(campaign) ? campaign.UnreviewedLaunchPolicy : UnreviewedLaunchPolicy.LaunchDefault;
             var (to, eventType, reason) = policy switch
             {
