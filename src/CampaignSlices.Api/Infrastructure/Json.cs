@@ -14,7 +14,7 @@ public static class Json
         // PATCH looks fields up by the names sent, so `Name` must be an unknown field, not a lookup miss.
         options.PropertyNameCaseInsensitive = false;
         options.DictionaryKeyPolicy = null;
-        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        options.Converters.Add(new ExactEnumConverter());
         options.Converters.Add(new UtcTimestampConverter());
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         options.AllowDuplicateProperties = false;
@@ -38,6 +38,35 @@ public static class Json
 
     /// <summary>An enum value as the wire and the database spell it: `launch_default`.</summary>
     public static string ToWire(this Enum value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+
+    /// <summary>
+    /// Enums as snake_case strings, read only in that exact spelling (SPEC 2: lowercase, as written);
+    /// the built-in converter, which does the writing, would also read `EMAIL`.
+    /// </summary>
+    private sealed class ExactEnumConverter : JsonConverterFactory
+    {
+        private readonly JsonStringEnumConverter _wire = new(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false);
+
+        public override bool CanConvert(Type typeToConvert) => typeToConvert.IsEnum;
+
+        public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
+            (JsonConverter)Activator.CreateInstance(typeof(Exact<>).MakeGenericType(typeToConvert), _wire.CreateConverter(typeToConvert, options))!;
+
+        private sealed class Exact<T>(JsonConverter wire) : JsonConverter<T> where T : struct, Enum
+        {
+            private static readonly HashSet<string> WireNames = Enum.GetValues<T>().Select(value => value.ToWire()).ToHashSet(StringComparer.Ordinal);
+            private readonly JsonConverter<T> _wire = (JsonConverter<T>)wire;
+
+            public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+            {
+                if (reader.TokenType != JsonTokenType.String || !WireNames.Contains(reader.GetString()!))
+                    throw new JsonException($"Must be one of: {string.Join(", ", WireNames)}.");
+                return _wire.Read(ref reader, typeToConvert, options);
+            }
+
+            public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => _wire.Write(writer, value, options);
+        }
+    }
 
     /// <summary>Timestamps go out as UTC with a Z and come in with any explicit offset.</summary>
     private sealed class UtcTimestampConverter : JsonConverter<DateTimeOffset>

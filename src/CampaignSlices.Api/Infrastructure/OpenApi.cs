@@ -129,16 +129,24 @@ public static class OpenApi
     {
         var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
         var nullable = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) is not null;
-        if (type.IsEnum && schema.Enum is { Count: > 0 })
+        if (type.IsEnum)
         {
-            // Enum schemas become components; a nullable use says `null` at the property (oneOf), not in the values.
+            // The exact-spelling converter (Json.ExactEnumConverter) is opaque to the schema exporter, so the
+            // values are written here. Enum schemas become components; a nullable use says `null` at the
+            // property (oneOf), not in the values.
             schema.Type = JsonSchemaType.String;
-            schema.Enum = schema.Enum.Where(value => value is not null).ToList();
+            schema.Enum = WireValues(type);
         }
+        else if (type != typeof(string) && type.GetInterfaces().FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))
+                     ?.GetGenericArguments()[0] is { IsEnum: true } element)
+            schema.Items = new OpenApiSchema { Type = JsonSchemaType.String, Enum = WireValues(element) };
         else if (type == typeof(DateTimeOffset) && schema.Type is null)
             schema.Type = nullable ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String;
         return Task.CompletedTask;
     }
+
+    private static List<JsonNode> WireValues(Type enumType) =>
+        Enum.GetValues(enumType).Cast<Enum>().Select(value => (JsonNode)JsonValue.Create(value.ToWire())).ToList();
 
     /// <summary>
     /// `[RequiredProperties(...)]` on a request: those properties are listed as required and lose the

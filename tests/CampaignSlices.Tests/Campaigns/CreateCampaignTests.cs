@@ -198,4 +198,18 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
         count.Parameters.AddWithValue("dataset", dataset);
         Assert.Equal(0L, await count.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
+
+    [Theory]
+    [InlineData("type", "EMAIL")]
+    [InlineData("launch_type", "Immediate")]
+    [InlineData("steps_config[0].channel", "Email")]
+    public async Task Enum_values_are_read_only_in_their_exact_lowercase_spelling(string path, string value)
+    {
+        var client = api.ClientFor(_user);
+        var dataset = await SeedDatasetAsync(api, _user);
+        var (status, problem) = await SendAsync(client, HttpMethod.Post, "/api/v1/campaigns", Email(dataset).With(path, value));
+        Assert.True(status == 400, problem.ToJsonString());
+        Assert.Equal([path], ErrorKeys(problem));
+        Assert.StartsWith("Must be one of:", (string?)problem["errors"]![path]![0]);
+    }
 }
