@@ -73,8 +73,9 @@ public static class StartScheduledLaunch
     private const string Sql = """
         update campaigns c
         set status = @status, paused_reason = @pausedReason,
-            launch_requested_at = case when @launching then @now else c.launch_requested_at end,
-            launch_job_id = case when @launching then @jobId else c.launch_job_id end,
+            -- back to draft (the cancel policy): no launch is pending, so nothing may name one
+            launch_requested_at = case when @launching then @now when @status = 'draft' then null else c.launch_requested_at end,
+            launch_job_id = case when @launching then @jobId when @status = 'draft' then null else c.launch_job_id end,
             version = c.version + 1, updated_at = @now
         where c.campaign_id = @campaignId
         """;

@@ -60,6 +60,8 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         var (_, campaign) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}");
         Assert.Equal("draft", (string?)campaign["status"]);
         Assert.Null(campaign["paused_reason"]);
+        Assert.Null(campaign["launch_requested_at"]);
+        Assert.Null(campaign["launch_job_id"]);
         var events = await EventsAsync(client, id);
         Assert.Equal(["scheduled", "launch_cancelled_unreviewed"], EventTypes(events));
         Assert.Equal(("scheduled", "draft", "system"), ((string?)events[1]["from_status"], (string?)events[1]["to_status"], (string?)events[1]["actor"]));
