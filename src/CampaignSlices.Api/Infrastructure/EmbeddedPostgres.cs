@@ -74,6 +74,13 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         await RunPgToolAsync(_binDir, "pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "stop"], Environment.UserName == "root", CancellationToken.None);
     }
 
+    /// <summary>Stops the server running on <paramref name="dataDirectory"/>, if any (a cluster left by a killed process).</summary>
+    public static async Task StopIfRunningAsync(string dataDirectory)
+    {
+        if (File.Exists(Path.Combine(dataDirectory, "postmaster.pid")))
+            await RunPgToolAsync(FindBinaries(), "pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"], Environment.UserName == "root", CancellationToken.None);
+    }
+
     private static string FindBinaries()
     {
         var configured = Environment.GetEnvironmentVariable("PG_BIN");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using CampaignSlices.Api.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -13,6 +14,7 @@ namespace CampaignSlices.Tests.Infrastructure;
 public sealed class PostgresCluster : IAsyncLifetime
 {
     private const string TemplateDatabase = "campaigns_template";
+    private const string OwnerSuffix = ".owner";
     private static readonly SemaphoreSlim StartLock = new(1, 1);
     private static EmbeddedPostgres? _server;
     private static string? _folder;
@@ -39,8 +41,11 @@ public sealed class PostgresCluster : IAsyncLifetime
             if (_server is not null)
                 return _server;
             // Under /tmp so the postgres user can reach it when the tests run as root.
-            _folder = Path.Combine(Path.GetTempPath(), "campaign-slices-tests", Guid.NewGuid().ToString("N"));
+            var root = Path.Combine(Path.GetTempPath(), "campaign-slices-tests");
+            await StopAbandonedAsync(root);
+            _folder = Path.Combine(root, Guid.NewGuid().ToString("N"));
             _server = await EmbeddedPostgres.StartAsync(_folder, throwAway: true);
+            await File.WriteAllTextAsync(_folder + OwnerSuffix, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             var template = await Database.EnsureDatabaseAsync(_server.ConnectionString, TemplateDatabase);
             await using var dataSource = NpgsqlDataSource.Create(template);
             await new Migrations(dataSource, NullLogger<Migrations>.Instance).ApplyAsync(CancellationToken.None);
@@ -58,5 +63,25 @@ public sealed class PostgresCluster : IAsyncLifetime
             return;
         await _server.DisposeAsync();
         Directory.Delete(_folder!, recursive: true);
+        File.Delete(_folder + OwnerSuffix);
+    }
+
+    /// <summary>Clusters of test runs that were killed before they could clean up: stopped and removed.</summary>
+    private static async Task StopAbandonedAsync(string root)
+    {
+        if (!Directory.Exists(root))
+            return;
+        foreach (var owner in Directory.GetFiles(root, "*" + OwnerSuffix))
+        {
+            if (int.TryParse(await File.ReadAllTextAsync(owner), out var pid) && Directory.Exists($"/proc/{pid}"))
+                continue;
+            var folder = owner[..^OwnerSuffix.Length];
+            if (Directory.Exists(folder))
+            {
+                await EmbeddedPostgres.StopIfRunningAsync(folder);
+                Directory.Delete(folder, recursive: true);
+            }
+            File.Delete(owner);
+        }
     }
 }
