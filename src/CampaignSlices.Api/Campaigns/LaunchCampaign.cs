@@ -134,7 +134,7 @@ public static class LaunchCampaign
 
             var now = clock.GetUtcNow();
             await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
-            var (checkedRows, parameters) = LeadRules.CheckedRows(campaign);
+            var (checkedRows, parameters, _) = LeadRules.CheckedRows(campaign);
             parameters.Add("now", now);
             parameters.Add("first_action_at", now.AddMinutes(campaign.StepsConfig[0].TotalDelayMinutes));
             var enrolled = await connection.ExecuteAsync(new CommandDefinition(checkedRows + EnrollSql, parameters, transaction,

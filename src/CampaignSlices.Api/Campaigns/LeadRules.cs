@@ -40,13 +40,20 @@ public static class LeadRules
     /// </summary>
     public const string SortMemorySql = "set local work_mem = '64MB'";
 
+    /// <summary>One rule as SQL: a `'code:field'` text or null per row, and the codes it can give.</summary>
+    public sealed record Check(string Column, string[] Codes, bool Blocking);
+
+    /// <summary>The `checked_rows` CTE, its parameters, and the column each rule writes its finding to.</summary>
+    public sealed record CheckedRowsSql(string Sql, DynamicParameters Parameters, IReadOnlyList<Check> Checks);
+
     /// <summary>
-    /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, problems as
-    /// 'code:field' text[], blocking) for <paramref name="campaign"/>'s dataset; append a statement that uses it.
-    /// Only the checks of the campaign's channels are in the SQL: the duplicate sort and the LinkedIn
-    /// pattern are most of the cost over a million rows, and are skipped where no rule needs them.
+    /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, one column per
+    /// rule holding its 'code:field' finding or null, blocking, flagged) for <paramref name="campaign"/>'s
+    /// dataset; append a statement that uses it. Only the checks of the campaign's channels are in the
+    /// SQL, each a plain column rather than an array per row: the duplicate sort and the LinkedIn pattern
+    /// are most of the cost over a million rows, and are skipped where no rule needs them.
     /// </summary>
-    public static (string Sql, DynamicParameters Parameters) CheckedRows(CampaignResponse campaign)
+    public static CheckedRowsSql CheckedRows(CampaignResponse campaign)
     {
         var channels = campaign.StepsConfig.Select(step => step.Channel).ToHashSet();
         var email = channels.Contains(StepChannel.Email);
@@ -59,37 +66,41 @@ public static class LeadRules
             .Distinct().ToList();
 
         var parameters = new DynamicParameters(new { dataset_id = campaign.DatasetId, campaign_id = campaign.CampaignId, user_id = campaign.UserId });
-        var blockingChecks = new List<string>();
+        var rules = new List<(string Sql, string[] Codes, bool Blocking)>();
         if (email)
         {
-            blockingChecks.Add("""
+            rules.Add(("""
                 case when s.email is null then 'missing_email:email'
                      when s.email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then 'invalid_email:email' end
-                """);
-            blockingChecks.Add("case when s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end");
+                """, ["missing_email", "invalid_email"], true));
+            rules.Add(("case when s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end", ["duplicate_email"], true));
         }
         if (linkedin)
-            blockingChecks.Add("""
+            rules.Add(("""
                 case when s.linkedin_url is null then 'missing_linkedin_url:linkedin_url'
                      when s.linkedin_profile is null then 'invalid_linkedin_url:linkedin_url' end
-                """);
+                """, ["missing_linkedin_url", "invalid_linkedin_url"], true));
         if (call)
-            blockingChecks.Add("""
+            rules.Add(("""
                 case when s.phone is null then 'missing_phone:phone'
                      when s.phone !~ '^\+[1-9][0-9]{1,14}$' then 'invalid_phone:phone' end
-                """);
+                """, ["missing_phone", "invalid_phone"], true));
         if (skipOther)
-            blockingChecks.Add("case when s.linkedin_profile in (select linkedin_profile from other_profiles) then 'in_other_campaign:linkedin_url' end");
-        var placeholderChecks = placeholders.Select((column, i) =>
+            rules.Add(("case when s.linkedin_profile in (select linkedin_profile from other_profiles) then 'in_other_campaign:linkedin_url' end",
+                ["in_other_campaign"], true));
+        for (var i = 0; i < placeholders.Count; i++)
         {
+            var column = placeholders[i];
             parameters.Add($"placeholder_{i}", column);
             // Known columns by their fixed names; any other is a custom attribute looked up by parameter.
             var value = KnownColumns.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
-            return $"case when nullif(btrim({value}, {Whitespace}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end";
-        }).ToList();
-
-        static string Problems(List<string> checks) =>
-            checks.Count == 0 ? "'{}'::text[]" : $"array_remove(array[{string.Join(",\n", checks)}], null)";
+            rules.Add(($"case when nullif(btrim({value}, {Whitespace}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end",
+                [MissingPlaceholder], false));
+        }
+        var checks = rules.Select((rule, i) => new Check($"problem_{i}", rule.Codes, rule.Blocking)).ToList();
+        var findings = string.Concat(rules.Select((rule, i) => $",\n{rule.Sql} as problem_{i}"));
+        var blocking = Any(checks.Where(check => check.Blocking));
+        var flagged = Any(checks);
 
         var otherProfiles = skipOther
             ? """
@@ -119,17 +130,20 @@ public static class LeadRules
                 from source s
             ),
             problem_rows as (
-                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone,
-                       {{Problems(blockingChecks)}} as blocking_problems,
-                       {{Problems(placeholderChecks)}} as placeholder_problems
+                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone{{findings}}
                 from profiled s
             ),
             checked_rows as (
-                select row_number, email, linkedin_url, linkedin_profile, phone,
-                       blocking_problems || placeholder_problems as problems, cardinality(blocking_problems) > 0 as blocking
-                from problem_rows
+                select p.*, {{blocking}} as blocking, {{flagged}} as flagged
+                from problem_rows p
             )
             """;
-        return (sql, parameters);
+        return new CheckedRowsSql(sql, parameters, checks);
+
+        static string Any(IEnumerable<Check> some)
+        {
+            var columns = some.Select(check => $"{check.Column} is not null").ToList();
+            return columns.Count == 0 ? "false" : $"({string.Join(" or ", columns)})";
+        }
     }
 }

@@ -38,10 +38,10 @@ public static class Preflight
         await using var own = transaction is null ? await connection.BeginTransactionAsync(ct) : null;
         transaction ??= own;
         await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
-        var (checkedRows, parameters) = LeadRules.CheckedRows(campaign);
+        var (checkedRows, parameters, checks) = LeadRules.CheckedRows(campaign);
         parameters.Add("warnings_limit", warningsLimit);
         var result = await connection.QuerySingleAsync<(int TotalRows, int LaunchableRows, int WarningCount, string ByCode, string Warnings)>(
-            new CommandDefinition(checkedRows + Sql, parameters, transaction, commandTimeout: 0, cancellationToken: ct));
+            new CommandDefinition(checkedRows + SummarySql(checks), parameters, transaction, commandTimeout: 0, cancellationToken: ct));
         var warnings = JsonSerializer.Deserialize<List<FlatWarning>>(result.Warnings, Json.StoredOptions)!
             .Select(w => new LeadRules.Warning(w.RowNumber, w.Code, w.Field, LeadRules.MessageFor(w.Code, w.Field)))
             .ToList();
@@ -51,22 +51,44 @@ public static class Preflight
 
     private sealed record FlatWarning(int RowNumber, string Code, string Field);
 
-    // One pass counts the rows; only rows with problems are unnested into warnings.
-    private const string Sql = """
-        , warnings as (
-            select c.row_number, split_part(problem, ':', 1) as code, substr(problem, strpos(problem, ':') + 1) as field
-            from checked_rows c cross join lateral unnest(c.problems) as problem
-            where cardinality(c.problems) > 0
-        ),
-        counts as (
-            select count(*)::integer as total_rows, (count(*) filter (where not blocking))::integer as launchable_rows
-            from checked_rows
-        )
-        select counts.total_rows, counts.launchable_rows,
-               (select count(*) from warnings)::integer as warning_count,
-               coalesce((select jsonb_object_agg(code, n) from (select code, count(*) as n from warnings group by code) g), '{}')::text as by_code,
-               coalesce((select jsonb_agg(jsonb_build_object('row_number', row_number, 'code', code, 'field', field) order by row_number, code, field)
-                         from (select * from warnings order by row_number, code, field limit @warnings_limit) w), '[]')::text as warnings
-        from counts
-        """;
+    /// <summary>
+    /// One pass counts rows and findings per code; only the first flagged rows (each has at least one
+    /// warning, so `warnings_limit` of them hold the first warnings) are unnested into the list.
+    /// </summary>
+    private static string SummarySql(IReadOnlyList<LeadRules.Check> checks)
+    {
+        var findingCounts = checks.Count == 0 ? "0" : string.Join(" + ", checks.Select(check => $"count({check.Column})"));
+        var codeCounts = checks.SelectMany(check => check.Codes.Select(code => (code, check.Column)))
+            .GroupBy(pair => pair.code)
+            .Select(group => $"'{group.Key}', " + string.Join(" + ", group.Select(pair => $"count(*) filter (where {pair.Column} like '{group.Key}:%')")));
+        var problems = checks.Count == 0 ? "'{}'::text[]" : $"array_remove(array[{string.Join(", ", checks.Select(check => check.Column))}], null)";
+        var columns = string.Concat(checks.Select(check => ", " + check.Column));
+        // Read twice below, so PostgreSQL keeps it: only the narrow columns, so that a million rows stay in memory.
+        return $$"""
+            , findings as materialized (
+                select row_number, blocking, flagged{{columns}} from checked_rows
+            ),
+            counts as (
+                select count(*)::integer as total_rows, (count(*) filter (where not blocking))::integer as launchable_rows,
+                       ({{findingCounts}})::integer as warning_count,
+                       jsonb_build_object({{string.Join(", ", codeCounts)}}) as by_code
+                from findings
+            ),
+            first_rows as (
+                select row_number, {{problems}} as problems
+                from findings where flagged
+                order by row_number limit @warnings_limit
+            ),
+            first_warnings as (
+                select f.row_number, split_part(problem, ':', 1) as code, substr(problem, strpos(problem, ':') + 1) as field
+                from first_rows f cross join lateral unnest(f.problems) as problem
+                order by 1, 2, 3 limit @warnings_limit
+            )
+            select c.total_rows, c.launchable_rows, c.warning_count,
+                   coalesce((select jsonb_object_agg(key, value) from jsonb_each(c.by_code) where value::integer > 0), '{}')::text as by_code,
+                   coalesce((select jsonb_agg(jsonb_build_object('row_number', row_number, 'code', code, 'field', field) order by row_number, code, field)
+                             from first_warnings), '[]')::text as warnings
+            from counts c
+            """;
+    }
 }
