@@ -97,6 +97,8 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
         var channels = steps.Select(step => step?.Channel).OfType<StepChannel>().ToHashSet();
         var hasEmail = channels.Contains(StepChannel.Email);
         var hasLinkedin = channels.Contains(StepChannel.Linkedin);
+        // Without a valid step there is no channel to judge the senders by; steps_config has its own error.
+        var channelsKnown = channels.Count > 0;
 
         if (campaign.Type is CampaignType type)
         {
@@ -112,9 +114,9 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
 
         if (hasEmail && (campaign.AliasIds is null || campaign.AliasIds.Count == 0))
             context.AddFailure("alias_ids", "Required (at least one sender) when a step sends email.");
-        if (!hasEmail && campaign.AliasIds is { Count: > 0 })
+        if (channelsKnown && !hasEmail && campaign.AliasIds is { Count: > 0 })
             context.AddFailure("alias_ids", "Only campaigns with an email step have email senders.");
-        if (!hasEmail && campaign.AccountLimits is { Count: > 0 })
+        if (channelsKnown && !hasEmail && campaign.AccountLimits is { Count: > 0 })
             context.AddFailure("account_limits", "Only campaigns with an email step have per-sender limits.");
         var aliases = campaign.AliasIds?.ToHashSet() ?? [];
         for (var i = 0; i < (campaign.AccountLimits?.Count ?? 0); i++)
@@ -122,7 +124,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
                 context.AddFailure($"account_limits[{i}].account_id", "Must be one of alias_ids.");
         if (hasLinkedin && campaign.ConnectedAccountId is null)
             context.AddFailure("connected_account_id", "Required when a step is on LinkedIn.");
-        if (!hasLinkedin && campaign.ConnectedAccountId is not null)
+        if (channelsKnown && !hasLinkedin && campaign.ConnectedAccountId is not null)
             context.AddFailure("connected_account_id", "Only campaigns with a LinkedIn step have a connected account.");
 
         if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate is null)

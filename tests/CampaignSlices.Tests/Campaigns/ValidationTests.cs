@@ -87,6 +87,8 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         ["steps_config missing"] = new("voice", b => b.Drop("steps_config"), "steps_config"),
         ["steps_config empty"] = new("voice", b => b.Set("steps_config", new JsonArray()), "steps_config"),
+        ["steps_config missing with senders"] = new("email", b => b.Drop("steps_config"), "steps_config"),
+        ["steps_config empty with senders"] = new("email", b => b.Set("steps_config", new JsonArray()), "steps_config"),
         ["steps_config 11 steps"] = new("voice", b => b.Set("steps_config", JsonPaths.Repeat(11, _ => Step("call"))), "steps_config"),
         ["steps_config null step"] = new("voice", b => b.Set("steps_config", new JsonArray(Step("call", 0), null)), "steps_config[1]"),
         ["variants null variant"] = new("email", b => b.Set("steps_config[1].variants", new JsonArray(VariantOf("A", 100), null)), "steps_config[1].variants[1]"),
