@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -35,6 +36,7 @@ public static class Auth
     {
         var settings = ReadSettings(builder.Configuration, builder.Environment);
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<ValidatedTokens>();
         builder.Services.AddAuthentication(Scheme).AddScheme<AuthenticationSchemeOptions, BearerHandler>(Scheme, null);
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
@@ -102,7 +104,7 @@ public static class Auth
     }
 
     private sealed class BearerHandler(
-        IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, Settings settings)
+        IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, Settings settings, ValidatedTokens validated)
         : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
     {
         private static readonly JsonWebTokenHandler Tokens = new() { MapInboundClaims = false };
@@ -115,14 +117,19 @@ public static class Auth
             if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
                 return AuthenticateResult.Fail("The Authorization header must be 'Bearer <token>'.");
 
-            var result = await Tokens.ValidateTokenAsync(header["Bearer ".Length..].Trim(), settings.Validation);
-            if (!result.IsValid)
-                return AuthenticateResult.Fail(result.Exception?.Message ?? "Invalid token.");
-            if (result.SecurityToken is not JsonWebToken { Subject: var subject } || !Guid.TryParse(subject, out _))
-                return AuthenticateResult.Fail("The token's sub must be a user UUID.");
-
-            var principal = new ClaimsPrincipal(result.ClaimsIdentity);
-            return AuthenticateResult.Success(new AuthenticationTicket(principal, Auth.Scheme));
+            var token = header["Bearer ".Length..].Trim();
+            var now = TimeProvider.GetUtcNow().UtcDateTime;
+            if (validated.TryGet(token, now) is not { } identity)
+            {
+                var result = await Tokens.ValidateTokenAsync(token, settings.Validation);
+                if (!result.IsValid)
+                    return AuthenticateResult.Fail(result.Exception?.Message ?? "Invalid token.");
+                if (result.SecurityToken is not JsonWebToken { Subject: var subject } jwt || !Guid.TryParse(subject, out _))
+                    return AuthenticateResult.Fail("The token's sub must be a user UUID.");
+                identity = result.ClaimsIdentity;
+                validated.Add(token, identity, jwt.ValidTo + settings.Validation.ClockSkew);
+            }
+            return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Auth.Scheme));
         }
 
         protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -130,6 +137,27 @@ public static class Auth
             Response.StatusCode = StatusCodes.Status401Unauthorized;
             Response.Headers.WWWAuthenticate = Request.Headers.Authorization.Count == 0 ? "Bearer" : "Bearer error=\"invalid_token\"";
             return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Tokens already validated, until they expire: a caller sends the same token on every request,
+    /// and checking its signature and claims each time was a measurable share of a GET. Bounded: when
+    /// full it starts over.
+    /// </summary>
+    public sealed class ValidatedTokens
+    {
+        private const int Capacity = 10_000;
+        private readonly ConcurrentDictionary<string, (ClaimsIdentity Identity, DateTime ValidUntil)> _tokens = new(StringComparer.Ordinal);
+
+        public ClaimsIdentity? TryGet(string token, DateTime now) =>
+            _tokens.TryGetValue(token, out var entry) && now <= entry.ValidUntil ? entry.Identity : null;
+
+        public void Add(string token, ClaimsIdentity identity, DateTime validUntil)
+        {
+            if (_tokens.Count >= Capacity)
+                _tokens.Clear();
+            _tokens[token] = (identity, validUntil);
         }
     }
 }
