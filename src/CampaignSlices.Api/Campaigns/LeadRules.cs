@@ -1,3 +1,4 @@
+using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 
@@ -10,7 +11,6 @@ namespace CampaignSlices.Api.Campaigns;
 public static class LeadRules
 {
     public const string MissingPlaceholder = "missing_placeholder";
-    private static readonly string[] KnownColumns = ["email", "first_name", "last_name", "company", "linkedin_url", "phone"];
 
     private static readonly Dictionary<string, string> Messages = new()
     {
@@ -93,7 +93,7 @@ public static class LeadRules
             var column = placeholders[i];
             parameters.Add($"placeholder_{i}", column);
             // Known columns by their fixed names; any other is a custom attribute looked up by parameter.
-            var value = KnownColumns.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
+            var value = DatasetColumns.Known.Contains(column) ? $"s.{column}" : $"s.attributes ->> @placeholder_{i}";
             rules.Add(($"case when nullif(btrim({value}, {Whitespace}), '') is null then '{MissingPlaceholder}:' || @placeholder_{i} end",
                 [MissingPlaceholder], false));
         }

@@ -230,8 +230,6 @@ public static class ImportDataset
     /// <summary>The header's columns: known ones go to their own column, any other to the row's attributes.</summary>
     private sealed class Columns(string[] names, int[] knownIndexes, int[] attributeIndexes)
     {
-        private static readonly string[] Known = ["email", "first_name", "last_name", "company", "linkedin_url", "phone"];
-
         public string[] Names { get; } = names;
 
         /// <summary>For each known column in table order, its index among <see cref="Names"/>, or -1.</summary>
@@ -239,13 +237,13 @@ public static class ImportDataset
 
         public static Columns From(string[] header, string errorKey)
         {
-            var names = header.Select(name => Known.FirstOrDefault(known => known.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? name).ToArray();
+            var names = header.Select(name => DatasetColumns.Known.FirstOrDefault(known => known.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? name).ToArray();
             if (names.Any(name => name.Length == 0))
                 throw new Rejected(Problems.Invalid(errorKey, "Every column needs a name; a blank one was found."));
             if (names.GroupBy(name => name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(group => group.Count() > 1) is { } duplicate)
                 throw new Rejected(Problems.Invalid(errorKey, $"The column '{duplicate.Key}' appears more than once (names are compared ignoring case)."));
-            return new Columns(names, [.. Known.Select(known => Array.IndexOf(names, known))],
-                [.. Enumerable.Range(0, names.Length).Where(i => !Known.Contains(names[i]))]);
+            return new Columns(names, [.. DatasetColumns.Known.Select(known => Array.IndexOf(names, known))],
+                [.. Enumerable.Range(0, names.Length).Where(i => !DatasetColumns.Known.Contains(names[i]))]);
         }
 
         /// <summary>The row's non-empty custom values as a JSON object, or null when there are none.</summary>

@@ -60,7 +60,8 @@ public static class Json
             public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
             {
                 if (reader.TokenType != JsonTokenType.String || !WireNames.Contains(reader.GetString()!))
-                    throw new JsonException($"Must be one of: {string.Join(", ", WireNames)}.");
+                    // Without a message the serializer names the type and the path; the problem mapping lists the values.
+                    throw new JsonException();
                 return _wire.Read(ref reader, typeToConvert, options);
             }
 
