@@ -22,11 +22,8 @@ public static class ETags
         var tags = request.GetTypedHeaders().IfMatch;
         if (tags.Count == 0 || tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any)))
             return null;
-        return new IfMatch(tags
-            .Where(tag => !tag.IsWeak)
-            .Select(tag => int.TryParse(tag.Tag.AsSpan().Trim('"'), out var version) && version > 0 ? version : 0)
-            .Where(version => version > 0)
-            .ToArray());
+        // A weak or foreign tag becomes 0, which no row's version is.
+        return new IfMatch([.. tags.Select(tag => !tag.IsWeak && int.TryParse(tag.Tag.AsSpan().Trim('"'), out var version) ? version : 0)]);
     }
 
     public sealed record IfMatch(int[] Versions)

@@ -326,7 +326,7 @@ public static class OpenApi
         builder.DescribeQuery(name, new OpenApiSchema
         {
             Type = JsonSchemaType.String,
-            Enum = Enum.GetValues<TEnum>().Select(value => (JsonNode)JsonValue.Create(value.ToWire())).ToList(),
+            Enum = WireValues(typeof(TEnum)),
         });
 
     /// <summary>As <see cref="QueryEnum{TEnum}"/>, for a whole number in a range.</summary>
