@@ -96,6 +96,37 @@ public static class CampaignFixtures
         return ((int)response.StatusCode, text.Length == 0 ? new JsonObject() : JsonNode.Parse(text)!.AsObject());
     }
 
+    /// <summary>
+    /// Polls GET until the campaign reaches <paramref name="status"/>. The deadline only turns a broken
+    /// job into a failure instead of a hang; it is not a timing assertion.
+    /// </summary>
+    public static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string campaignId, string status)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var (code, campaign) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}");
+            Assert.True(code == 200, $"GET answered {code}: {campaign.ToJsonString()}");
+            if ((string?)campaign["status"] == status)
+                return campaign;
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"campaign {campaignId} is still {campaign["status"]}, never {status}");
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    public static Task<JsonObject> WaitForStatusAsync(HttpClient client, Guid campaignId, string status) =>
+        WaitForStatusAsync(client, campaignId.ToString(), status);
+
+    /// <summary>The campaign's events, oldest first.</summary>
+    public static async Task<List<JsonObject>> EventsAsync(HttpClient client, string campaignId)
+    {
+        var (code, events) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}/events");
+        Assert.True(code == 200, $"events answered {code}: {events.ToJsonString()}");
+        return events["items"]!.AsArray().Select(e => e!.AsObject()).ToList();
+    }
+
+    public static Task<List<JsonObject>> EventsAsync(HttpClient client, Guid campaignId) => EventsAsync(client, campaignId.ToString());
+
     public static string[] ErrorKeys(JsonObject problem) =>
         problem["errors"]?.AsObject().Select(e => e.Key).Order().ToArray() ?? [];
 

@@ -21,13 +21,6 @@ public sealed class GetDeleteTests(ApiFactory api) : IClassFixture<ApiFactory>
         return (client, campaign);
     }
 
-    private async Task SetStatusAsync(JsonObject campaign, string status)
-    {
-        await using var db = await api.OpenDatabaseAsync();
-        await db.ExecuteAsync("update campaigns set status = @status, version = version + 1 where campaign_id = @id",
-            new { status, id = Guid.Parse((string)campaign["campaign_id"]!) });
-    }
-
     private async Task<int> RowsAsync(JsonObject campaign)
     {
         await using var db = await api.OpenDatabaseAsync();
@@ -61,7 +54,7 @@ public sealed class GetDeleteTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task The_etag_follows_the_row_version()
     {
         var (client, created) = await CreatedAsync();
-        await SetStatusAsync(created, "draft");
+        await LaunchFixtures.SetStatusAsync(api, Guid.Parse((string)created["campaign_id"]!), "draft");
 
         var response = await client.GetAsync($"/api/v1/campaigns/{created["campaign_id"]}", Ct);
 
@@ -153,7 +146,7 @@ public sealed class GetDeleteTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task Only_a_draft_can_be_deleted(string status)
     {
         var (client, created) = await CreatedAsync();
-        await SetStatusAsync(created, status);
+        await LaunchFixtures.SetStatusAsync(api, Guid.Parse((string)created["campaign_id"]!), status);
 
         var (code, problem) = await SendAsync(client, HttpMethod.Delete, $"/api/v1/campaigns/{created["campaign_id"]}");
 
@@ -212,7 +205,7 @@ public sealed class GetDeleteTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         var (client, created) = await CreatedAsync();
         var before = (await client.GetAsync($"/api/v1/campaigns/{created["campaign_id"]}", Ct)).Headers.ETag!.ToString();
-        await SetStatusAsync(created, "draft");
+        await LaunchFixtures.SetStatusAsync(api, Guid.Parse((string)created["campaign_id"]!), "draft");
         var current = (await client.GetAsync($"/api/v1/campaigns/{created["campaign_id"]}", Ct)).Headers.ETag!.ToString();
 
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await DeleteAsync(client, created, before)).StatusCode);

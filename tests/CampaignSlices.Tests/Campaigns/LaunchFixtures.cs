@@ -58,30 +58,6 @@ public static class LaunchFixtures
         return campaign;
     }
 
-    /// <summary>
-    /// Polls GET until the campaign reaches <paramref name="status"/>. The deadline is only there so a
-    /// broken launch fails the test instead of hanging it; it is not a timing assertion.
-    /// </summary>
-    public static async Task<JsonObject> WaitForStatusAsync(HttpClient client, Guid campaignId, string status)
-    {
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(90);
-        while (true)
-        {
-            var campaign = await GetAsync(client, campaignId);
-            if ((string?)campaign["status"] == status)
-                return campaign;
-            Assert.True(DateTimeOffset.UtcNow < deadline, $"campaign {campaignId} is still {campaign["status"]}, never {status}");
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-    }
-
-    public static async Task<List<JsonObject>> EventsAsync(HttpClient client, Guid campaignId)
-    {
-        var (status, events) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}/events");
-        Assert.True(status == 200, $"events answered {status}: {events.ToJsonString()}");
-        return events["items"]!.AsArray().Select(e => e!.AsObject()).ToList();
-    }
-
     /// <summary>The events as "type from->to" lines, oldest first, for readable assertions.</summary>
     public static async Task<string[]> EventLinesAsync(HttpClient client, Guid campaignId) =>
         (await EventsAsync(client, campaignId)).Select(e => $"{e["type"]} {e["from_status"]}->{e["to_status"]}").ToArray();

@@ -144,17 +144,7 @@ public sealed class ReplicaTests
     private static async Task WaitForStatusAsync(ApiFactory api, Guid user, IReadOnlyList<string> ids, string status)
     {
         var client = api.ClientFor(user);
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
         foreach (var id in ids)
-        {
-            while (true)
-            {
-                var (_, campaign) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}");
-                if ((string?)campaign["status"] == status)
-                    break;
-                Assert.True(DateTimeOffset.UtcNow < deadline, $"campaign {id} is {campaign["status"]}, not {status}");
-                await Task.Delay(200, Ct);
-            }
-        }
+            await CampaignFixtures.WaitForStatusAsync(client, id, status);
     }
 }

@@ -73,32 +73,11 @@ public static class ScheduledFixtures
         }
     }
 
-    /// <summary>Polls the campaign until it has <paramref name="status"/>; fails after a generous deadline.</summary>
-    public static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string campaignId, string status)
-    {
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var (_, campaign) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}");
-            if ((string?)campaign["status"] == status)
-                return campaign;
-            Assert.True(DateTimeOffset.UtcNow < deadline, $"campaign {campaignId} is still {campaign["status"]}, not {status}");
-            await Task.Delay(100, Ct);
-        }
-    }
-
     /// <summary>Waits until the clock has passed <paramref name="moment"/>.</summary>
     public static async Task WaitPastAsync(DateTimeOffset moment)
     {
         while (DateTimeOffset.UtcNow <= moment)
             await Task.Delay(100, Ct);
-    }
-
-    public static async Task<List<JsonObject>> EventsAsync(HttpClient client, string campaignId)
-    {
-        var (status, body) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}/events");
-        Assert.Equal(200, status);
-        return body["items"]!.AsArray().Select(item => item!.AsObject()).ToList();
     }
 
     public static string[] EventTypes(IEnumerable<JsonObject> events) => events.Select(e => (string)e["type"]!).ToArray();
