@@ -1,3 +1,4 @@
+using Carter;
 using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
@@ -12,6 +13,9 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 
 builder.Services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
 builder.Services.AddProblems();
 builder.Services.AddValidation();
+builder.Services.AddMediation();
+builder.Services.AddCarter(configurator: carter => carter
+    .WithModule<DatasetsModule>().WithModule<CampaignsModule>().WithEmptyValidators().WithEmptyResponseNegotiators());
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddAuth();
 await builder.AddDatabaseAsync();
@@ -32,9 +36,7 @@ app.UseIdempotencyKeys();
 
 app.MapHealth();
 app.MapApiReference();
-var api = app.MapGroup("/api/v1");
-api.MapDatasetEndpoints();
-api.MapCampaignEndpoints();
+app.MapCarter();
 
 await app.RunAsync();
 return 0;

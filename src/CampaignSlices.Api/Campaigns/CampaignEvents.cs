@@ -1,11 +1,7 @@
-// The audit trail: an event per status change and per update, written in the transaction of the change; and its list endpoint.
-using System.Security.Claims;
+// The audit trail: an event per status change and per update, written in the transaction of the change.
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 
 namespace CampaignSlices.Api.Campaigns;
@@ -15,36 +11,27 @@ public static class CampaignEvents
     public const string ByUser = "user";
     public const string BySystem = "system";
 
-    public sealed record Event(
-        Guid EventId, string Type, CampaignStatus? FromStatus, CampaignStatus? ToStatus, string? Reason, string Actor,
-        JsonObject Details, DateTimeOffset CreatedAt);
-
-    public sealed record Response(List<Event> Items);
-
-    public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, NpgsqlDataSource db, CancellationToken ct)
-    {
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var parameters = new { campaignId, userId = user.UserId() };
-        if (!await connection.ExecuteScalarAsync<bool>(new CommandDefinition(OwnedSql, parameters, cancellationToken: ct)))
-            return Problems.NotFound($"Campaign {campaignId} was not found.");
-        var bodies = await connection.QueryAsync<string>(new CommandDefinition(ListSql, parameters, cancellationToken: ct));
-        return TypedResults.Ok(new Response(bodies.Select(body => JsonSerializer.Deserialize<Event>(body, Json.StoredOptions)!).ToList()));
-    }
+    /// <summary>An update that leaves the status as it is (`updated`, `schedule_changed`).</summary>
+    public static Task RecordUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, CampaignEventType type,
+        CampaignStatus status, string actor, DateTimeOffset now, object details, CancellationToken ct) =>
+        InsertAsync(connection, transaction, campaignId, type, status, status, actor, now, reason: null, details, ct);
 
     /// <summary>
-    /// Writes one event; call it inside the transaction of the change it records. A status change
-    /// also notifies: where the campaign has a webhook_config, a delivery joins the outbox.
+    /// A status change, which must be one the rules list; where the campaign has a webhook_config,
+    /// a delivery joins the outbox in the same transaction.
     /// </summary>
-    public static Task RecordAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, string type, CampaignStatus from, CampaignStatus to,
-        string actor, DateTimeOffset now, CancellationToken ct, string? reason = null, object? details = null) =>
+    public static Task RecordStatusChangeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId,
+        CampaignStatusRules.StatusChange change, string actor, DateTimeOffset now, CancellationToken ct, string? reason = null, object? details = null) =>
+        InsertAsync(connection, transaction, campaignId, change.Event, change.From, change.To, actor, now, reason, details, ct);
+
+    private static Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, CampaignEventType type,
+        CampaignStatus from, CampaignStatus to, string actor, DateTimeOffset now, string? reason, object? details, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(InsertSql, new
         {
             eventId = Guid.CreateVersion7(now),
             deliveryId = Guid.CreateVersion7(now),
             campaignId,
-            type,
+            type = type.ToWire(),
             from = from.ToWire(),
             to = to.ToWire(),
             notify = from != to,
@@ -68,14 +55,5 @@ public static class CampaignEvents
                @now, @now
         from event join campaigns c on c.campaign_id = @campaignId
         where @notify and c.webhook_config is not null
-        """;
-
-    private const string OwnedSql = "select exists(select 1 from campaigns where campaign_id = @campaignId and user_id = @userId)";
-
-    private const string ListSql = """
-        select (to_jsonb(e) - 'campaign_id')::text
-        from campaign_events e
-        where e.campaign_id = @campaignId
-        order by e.created_at, e.event_id
         """;
 }

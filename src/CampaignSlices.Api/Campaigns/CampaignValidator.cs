@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using FluentValidation;
@@ -8,7 +9,7 @@ using Npgsql;
 namespace CampaignSlices.Api.Campaigns;
 
 /// <summary>Rules of a request body itself, before defaults and collapsing: create and PATCH alike.</summary>
-public sealed class CampaignRequestValidator : AbstractValidator<CampaignSettings>
+public sealed class CampaignRequestValidator : AbstractValidator<CampaignFields>
 {
     public CampaignRequestValidator() =>
         RuleFor(c => c.AccountLimits).Must(limits => limits!.Count <= 50).When(c => c.AccountLimits is not null)
@@ -16,11 +17,11 @@ public sealed class CampaignRequestValidator : AbstractValidator<CampaignSetting
 }
 
 /// <summary>
-/// The campaign as a whole (SPEC 3.1–3.3), defaults applied: what create checks, and what a PATCH
+/// The campaign as a whole, defaults applied: what create checks, and what a PATCH
 /// checks after merging. Needs the caller's id in the context (<see cref="Validation.UserIdKey"/>)
 /// to check that the dataset is theirs.
 /// </summary>
-public sealed partial class CampaignValidator : AbstractValidator<CampaignSettings>
+public sealed partial class CampaignValidator : AbstractValidator<CampaignFields>
 {
     private const string DatasetColumnsKey = "dataset_columns";
     private const int MaxDelayMinutes = 30 * 24 * 60;
@@ -91,7 +92,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
         RuleFor(c => c).Custom((campaign, context) => CheckAcrossFields(campaign, context, clock.GetUtcNow()));
     }
 
-    private static void CheckAcrossFields(CampaignSettings campaign, ValidationContext<CampaignSettings> context, DateTimeOffset now)
+    private static void CheckAcrossFields(CampaignFields campaign, ValidationContext<CampaignFields> context, DateTimeOffset now)
     {
         var steps = campaign.StepsConfig ?? [];
         var channels = steps.Select(step => step?.Channel).OfType<StepChannel>().ToHashSet();
@@ -138,11 +139,11 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignSettin
 
         if (context.RootContextData.TryGetValue(DatasetColumnsKey, out var found) && found is string[] columns)
             for (var i = 0; i < steps.Count; i++)
-                foreach (var placeholder in Placeholders(steps[i]?.MessageTemplate).Where(p => !columns.Contains(p)))
+                foreach (var placeholder in Placeholders(steps[i]?.MessageTemplate).Where(p => !columns.Contains(p) && !DatasetColumns.Known.Contains(p)))
                     context.AddFailure($"steps_config[{i}].message_template", $"{{{{{placeholder}}}}} names no column of the dataset.");
     }
 
-    private static void CheckOperatingHours(OperatingHours? hours, ValidationContext<CampaignSettings> context)
+    private static void CheckOperatingHours(OperatingHours? hours, ValidationContext<CampaignFields> context)
     {
         foreach (var (day, windows) in hours?.Days() ?? [])
         {

@@ -3,35 +3,47 @@ using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class CancelCampaign
 {
-    public static async Task<Results<Ok<CampaignResponse>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
-        HttpRequest request, HttpResponse response, CancellationToken ct)
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
+        : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>, CampaignLifecycle.IAction;
+
+    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
+        HttpRequest request, HttpResponse response, CancellationToken ct) =>
+        CampaignLifecycle.ToHttp(await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
+
+    public sealed class Handler(CampaignLifecycle lifecycle) : ICommandHandler<Command, OneOf<Campaign, WrongStatus, Stale, Missing>>
     {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
-            CampaignStatusRules.LifecycleAction.Cancel, Decide, ct);
-        return CampaignLifecycle.ToHttp(outcome, "cancelled", campaignId, response);
+        public async ValueTask<OneOf<Campaign, WrongStatus, Stale, Missing>> Handle(Command command, CancellationToken ct) =>
+            await lifecycle.ApplyAsync(command, LifecycleAction.Cancel, "cancelled", Decide, ct);
+
+        private static CampaignLifecycle.Change Decide(Campaign campaign, DateTimeOffset now) =>
+            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Cancelled, CampaignEventType.Cancelled))
+            {
+                Alongside = async scope =>
+                {
+                    await ScheduledLaunchJob.UnscheduleAsync(scope.Scheduler, campaign.CampaignId, scope.Ct);
+                    await scope.Connection.ExecuteAsync(new CommandDefinition(StopLeadsSql, new
+                    {
+                        campaignId = campaign.CampaignId,
+                        stopped = LeadStatus.Stopped.ToWire(),
+                        inPlay = CampaignStatusRules.LeadsInPlay.Select(status => status.ToWire()).ToArray(),
+                        now = scope.Now,
+                    }, scope.Transaction, cancellationToken: scope.Ct));
+                },
+            };
     }
 
-    private static CampaignLifecycle.Change Decide(CampaignResponse campaign, DateTimeOffset now) =>
-        new(CampaignStatus.Cancelled, "cancelled")
-        {
-            Alongside = async scope =>
-            {
-                await ScheduledLaunchJob.UnscheduleAsync(scope.Scheduler, campaign.CampaignId, scope.Ct);
-                await scope.Connection.ExecuteAsync(new CommandDefinition(StopLeadsSql,
-                    new { campaignId = campaign.CampaignId, now = scope.Now }, scope.Transaction, cancellationToken: scope.Ct));
-            },
-        };
-
     private const string StopLeadsSql = """
-        update leads set status = 'stopped', next_action_at = null, updated_at = @now
-        where campaign_id = @campaignId and status in ('pending', 'active')
+        update leads set status = @stopped, next_action_at = null, updated_at = @now
+        where campaign_id = @campaignId and status = any(@inPlay)
         """;
 }

@@ -3,53 +3,69 @@ using System.Security.Claims;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using FluentValidation;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class CreateCampaign
 {
     [RequiredProperties("dataset_id", "name", "type", "steps_config")]
-    public sealed record Request : CampaignSettings;
+    public sealed record Request : CampaignFields;
 
-    public static async Task<Results<Created<CampaignResponse>, ProblemHttpResult>> Endpoint(
-        Request request, ClaimsPrincipal user, Handler handler, HttpResponse response, CancellationToken ct)
+    public sealed record Command(CampaignFields Fields, Guid UserId) : ICommand<OneOf<Campaign, Invalid>>, IValidatedRequest<OneOf<Campaign, Invalid>>
     {
-        var result = await handler.HandleAsync(request, user.UserId(), ct);
-        if (result.Errors is { } errors)
-            return Problems.Invalid("The campaign is invalid.", errors);
-        response.Headers.ETag = ETags.For(result.Row!.Version);
-        return TypedResults.Created($"/api/v1/campaigns/{result.Row.Campaign.CampaignId}", result.Row.Campaign);
+        public OneOf<Campaign, Invalid> Reject(Invalid invalid) => invalid with { Detail = "The campaign is invalid." };
     }
 
-    public sealed record Result(CampaignRows.Row? Row, Dictionary<string, string[]>? Errors);
-
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, CampaignRequestValidator requestValidator, CampaignValidator campaignValidator)
+    public static async Task<Results<Created<Campaign>, ProblemHttpResult>> Endpoint(
+        HttpRequest request, ClaimsPrincipal user, ISender sender, HttpResponse response, CancellationToken ct)
     {
-        public async Task<Result> HandleAsync(CampaignSettings request, Guid userId, CancellationToken ct)
-        {
-            var requestCheck = await requestValidator.ValidateAsync(request, ct);
-            var campaign = request.WithDefaults();
-            var campaignCheck = await campaignValidator.ValidateForUserAsync(campaign, userId, ct);
-            if (!requestCheck.IsValid || !campaignCheck.IsValid)
-                return new Result(null, requestCheck.ToErrors().Concat(campaignCheck.ToErrors())
-                    .GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.SelectMany(e => e.Value).Distinct().ToArray()));
+        var body = await JsonBody.ReadAsync<Request>(request, ct);
+        if (body.TryPickT1(out var unreadable, out var parsed))
+            return unreadable.ToProblem();
+        var outcome = await sender.Send(new Command(parsed.Value, user.UserId()), ct);
+        return outcome.Match<Results<Created<Campaign>, ProblemHttpResult>>(
+            campaign =>
+            {
+                response.Headers.ETag = ETags.For(campaign.Version);
+                return TypedResults.Created($"/api/v1/campaigns/{campaign.CampaignId}", campaign);
+            },
+            invalid => invalid.ToProblem());
+    }
 
+    /// <summary>The body's own rules and then the whole campaign with its defaults, every broken rule in one answer.</summary>
+    public sealed class Validator : AbstractValidator<Command>
+    {
+        public Validator(CampaignRequestValidator request, CampaignValidator campaign) =>
+            RuleFor(command => command).CustomAsync(async (command, context, ct) =>
+            {
+                foreach (var failure in (await request.ValidateAsync(command.Fields, ct)).Errors)
+                    context.AddFailure(failure);
+                foreach (var failure in (await campaign.ValidateForUserAsync(FieldCatalogue.WithDefaults(command.Fields), command.UserId, ct)).Errors)
+                    context.AddFailure(failure);
+            });
+    }
+
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock) : ICommandHandler<Command, OneOf<Campaign, Invalid>>
+    {
+        public async ValueTask<OneOf<Campaign, Invalid>> Handle(Command command, CancellationToken ct)
+        {
             var now = clock.GetUtcNow();
-            var parameters = CampaignRows.Parameters(campaign, CampaignRows.Writable.Values);
+            var parameters = CampaignStore.Parameters(FieldCatalogue.WithDefaults(command.Fields), FieldCatalogue.All);
             parameters.Add("campaign_id", Guid.CreateVersion7(now));
-            parameters.Add("user_id", userId);
+            parameters.Add("user_id", command.UserId);
             parameters.Add("now", now);
             await using var connection = await db.OpenConnectionAsync(ct);
-            var row = await connection.QuerySingleAsync<CampaignRows.Row>(new CommandDefinition(Sql, parameters, cancellationToken: ct));
-            return new Result(row, null);
+            return (await CampaignStore.ReadSingleAsync(connection, new CommandDefinition(Sql, parameters, cancellationToken: ct)))!;
         }
     }
 
     private static readonly string Sql = $"""
-        insert into campaigns as c (campaign_id, user_id, created_at, updated_at, {string.Join(", ", CampaignRows.Writable.Keys)})
-        values (@campaign_id, @user_id, @now, @now, {string.Join(", ", CampaignRows.Writable.Values.Select(column => column.Parameter))})
-        returning {CampaignRows.Columns}
+        insert into campaigns as c (campaign_id, user_id, created_at, updated_at, {string.Join(", ", FieldCatalogue.All.Select(field => field.Column))})
+        values (@campaign_id, @user_id, @now, @now, {string.Join(", ", FieldCatalogue.All.Select(field => field.Parameter))})
+        returning {CampaignStore.Columns}
         """;
 }

@@ -2,42 +2,56 @@
 using System.Security.Claims;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using OneOf;
+using OneOf.Types;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class DeleteCampaign
 {
-    public static async Task<Results<NoContent, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, NpgsqlDataSource db, HttpRequest request, CancellationToken ct)
-    {
-        var userId = user.UserId();
-        var ifMatch = ETags.Precondition(request);
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var deletable = CampaignStatusRules.Deletable.Select(s => s.ToWire()).ToArray();
-        var deleted = await connection.ExecuteAsync(new CommandDefinition(Sql,
-            new { campaignId, userId, deletable, versions = ifMatch?.Versions }, cancellationToken: ct));
-        if (deleted == 1)
-            return TypedResults.NoContent();
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch) : ICommand<OneOf<Success, WrongStatus, Stale, Missing>>;
 
-        var current = await connection.QuerySingleOrDefaultAsync<(string Status, int Version)?>(new CommandDefinition(
-            "select status, version from campaigns where campaign_id = @campaignId and user_id = @userId",
-            new { campaignId, userId }, cancellationToken: ct));
-        return current switch
+    public static async Task<Results<NoContent, ProblemHttpResult>> Endpoint(
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender, HttpRequest request, CancellationToken ct) =>
+        (await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct)).Match<Results<NoContent, ProblemHttpResult>>(
+            deleted => TypedResults.NoContent(),
+            wrong => wrong.ToProblem(),
+            stale => stale.ToProblem(),
+            notFound => notFound.ToProblem());
+
+    public sealed class Handler(NpgsqlDataSource db) : ICommandHandler<Command, OneOf<Success, WrongStatus, Stale, Missing>>
+    {
+        public async ValueTask<OneOf<Success, WrongStatus, Stale, Missing>> Handle(Command command, CancellationToken ct)
         {
-            null => Problems.NotFound($"Campaign {campaignId} was not found."),
-            var (_, version) when ifMatch is { } precondition && !precondition.Allows(version) =>
-                Problems.PreconditionFailed($"If-Match does not name the current version; the campaign is at {ETags.For(version)}."),
-            var (status, _) => Problems.Conflict($"Only a draft can be deleted; the campaign is {status}.",
-                new Dictionary<string, string[]> { ["status"] = [$"The campaign is {status}."] }),
-        };
+            await using var connection = await db.OpenConnectionAsync(ct);
+            var deleted = await connection.ExecuteAsync(new CommandDefinition(Sql, new
+            {
+                command.CampaignId,
+                command.UserId,
+                deletable = CampaignStatusRules.Deletable.Select(status => status.ToWire()).ToArray(),
+                versions = command.IfMatch?.Versions,
+            }, cancellationToken: ct));
+            if (deleted == 1)
+                return new Success();
+
+            // Why not: the status is checked after If-Match, so a stale tag is 412 whatever the status.
+            var current = await connection.QuerySingleOrDefaultAsync<(string Status, int Version)?>(new CommandDefinition(
+                "select status, version from campaigns where campaign_id = @CampaignId and user_id = @UserId", command, cancellationToken: ct));
+            if (current is not var (status, version))
+                return CampaignNotFound.For(command.CampaignId);
+            if (command.IfMatch is { } precondition && !precondition.Allows(version))
+                return new Stale(version);
+            return new WrongStatus((CampaignStatus)Json.FromWire(typeof(CampaignStatus), status), $"Only a draft can be deleted; the campaign is {status}.");
+        }
     }
 
     private const string Sql = """
         delete from campaigns
-        where campaign_id = @campaignId and user_id = @userId and status = any(@deletable)
+        where campaign_id = @CampaignId and user_id = @UserId and status = any(@deletable)
           and (@versions::integer[] is null or version = any(@versions))
         """;
 }

@@ -4,87 +4,94 @@ using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using OneOf;
 using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class LaunchCampaign
 {
-    public sealed record Response(CampaignResponse Campaign, LeadRules.Summary Summary, List<LeadRules.Warning> Warnings);
+    public sealed record Response(Campaign Campaign, LeadRules.Summary Summary, List<LeadRules.Warning> Warnings);
+
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
+        : ICommand<OneOf<Response, NothingLaunchable, StartPassed, WrongStatus, ChangedDuringCheck, Stale, Missing>>;
+
+    /// <summary>No row of the dataset passes the check: 422 with the summary and the first warnings.</summary>
+    public sealed record NothingLaunchable(Preflight.Response Preflight)
+    {
+        public ProblemHttpResult ToProblem() => Problems.Unprocessable("No row of the dataset can be launched; see the summary.",
+            new Dictionary<string, object?> { ["summary"] = Preflight.Summary, ["warnings"] = Preflight.Warnings });
+    }
+
+    /// <summary>A scheduled launch whose start_date is not in the future: 422.</summary>
+    public sealed record StartPassed
+    {
+        public ProblemHttpResult ToProblem() => Problems.Unprocessable("The scheduled start_date has passed; move it into the future first.");
+    }
+
+    /// <summary>A PATCH moved the campaign between the check and the launch: 409, to read it again.</summary>
+    public sealed record ChangedDuringCheck
+    {
+        public ProblemHttpResult ToProblem() => Problems.Conflict("The campaign changed while its launch was being checked; read it again and retry.");
+    }
 
     public static async Task<Results<Accepted<Response>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, Handler handler, HttpRequest request,
-        HttpResponse response, CancellationToken ct)
-    {
-        var outcome = await handler.HandleAsync(campaignId, user.UserId(), ETags.Precondition(request), ct);
-        switch (outcome)
-        {
-            case Outcome.Launched launched:
-                response.Headers.ETag = ETags.For(launched.Version);
-                return TypedResults.Accepted($"/api/v1/campaigns/{campaignId}", launched.Response);
-            case Outcome.NothingLaunchable nothing:
-                return Problems.Unprocessable("No row of the dataset can be launched; see the summary.",
-                    new Dictionary<string, object?> { ["summary"] = nothing.Preflight.Summary, ["warnings"] = nothing.Preflight.Warnings });
-            case Outcome.StartPassed:
-                return Problems.Unprocessable("The scheduled start_date has passed; move it into the future first.");
-            case Outcome.WrongStatus wrong:
-                return Problems.Conflict($"Only a draft can be launched; the campaign is {wrong.Status.ToWire()}.",
-                    new Dictionary<string, string[]> { ["status"] = [$"The campaign is {wrong.Status.ToWire()}."] });
-            case Outcome.ChangedDuringCheck:
-                return Problems.Conflict("The campaign changed while its launch was being checked; read it again and retry.");
-            case Outcome.Stale stale:
-                return Problems.PreconditionFailed($"If-Match does not match; the campaign is at {ETags.For(stale.Version)}.");
-            default:
-                return Problems.NotFound($"Campaign {campaignId} was not found.");
-        }
-    }
-
-    public abstract record Outcome
-    {
-        public sealed record Launched(Response Response, int Version) : Outcome;
-        public sealed record NothingLaunchable(Preflight.Response Preflight) : Outcome;
-        public sealed record StartPassed : Outcome;
-        public sealed record WrongStatus(CampaignStatus Status) : Outcome;
-        public sealed record ChangedDuringCheck : Outcome;
-        public sealed record Stale(int Version) : Outcome;
-        public sealed record NotFound : Outcome;
-    }
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender, HttpRequest request,
+        HttpResponse response, CancellationToken ct) =>
+        (await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct))
+            .Match<Results<Accepted<Response>, ProblemHttpResult>>(
+                launched =>
+                {
+                    response.Headers.ETag = ETags.For(launched.Campaign.Version);
+                    return TypedResults.Accepted($"/api/v1/campaigns/{campaignId}", launched);
+                },
+                nothing => nothing.ToProblem(),
+                passed => passed.ToProblem(),
+                wrong => wrong.ToProblem(),
+                changed => changed.ToProblem(),
+                stale => stale.ToProblem(),
+                notFound => notFound.ToProblem());
 
     public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, ILogger<Handler> logger)
+        : ICommandHandler<Command, OneOf<Response, NothingLaunchable, StartPassed, WrongStatus, ChangedDuringCheck, Stale, Missing>>
     {
-        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, ETags.IfMatch? ifMatch, CancellationToken ct)
+        public async ValueTask<OneOf<Response, NothingLaunchable, StartPassed, WrongStatus, ChangedDuringCheck, Stale, Missing>> Handle(
+            Command command, CancellationToken ct)
         {
+            var campaignId = command.CampaignId;
             await using var connection = await db.OpenConnectionAsync(ct);
-            var row = await CampaignRows.FindAsync(connection, campaignId, userId, ct);
-            if (row is null)
-                return new Outcome.NotFound();
-            if (ifMatch is { } precondition && !precondition.Allows(row.Version))
-                return new Outcome.Stale(row.Version);
-            var campaign = row.Campaign;
-            if (!CampaignStatusRules.Lifecycle[CampaignStatusRules.LifecycleAction.Launch].From.Contains(campaign.Status))
-                return new Outcome.WrongStatus(campaign.Status);
+            if (await CampaignStore.FindAsync(connection, campaignId, command.UserId, ct) is not { } campaign)
+                return CampaignNotFound.For(campaignId);
+            if (command.IfMatch is { } precondition && !precondition.Allows(campaign.Version))
+                return new Stale(campaign.Version);
+            if (!CampaignStatusRules.Lifecycle[LifecycleAction.Launch].From.Contains(campaign.Status))
+                return NotADraft(campaign.Status);
             var now = clock.GetUtcNow();
             if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate <= now)
-                return new Outcome.StartPassed();
+                return new StartPassed();
 
             var preflight = await Preflight.RunAsync(connection, null, campaign, Preflight.DefaultWarningsLimit, ct);
             if (preflight.Summary.LaunchableRows == 0)
-                return new Outcome.NothingLaunchable(preflight);
+                return new NothingLaunchable(preflight);
 
             // Conditional on the status and version the check ran against: of concurrent launches one
             // moves the row, the others find it moved and answer 409.
             var scheduler = await schedulers.GetScheduler(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var scheduled = campaign.LaunchType == LaunchType.Scheduled;
-            var target = scheduled ? CampaignStatus.Scheduled : CampaignStatus.Launching;
-            var launched = await connection.QuerySingleOrDefaultAsync<CampaignRows.Row>(new CommandDefinition(LaunchSql, new
+            var change = scheduled
+                ? CampaignStatusRules.Change(campaign.Status, CampaignStatus.Scheduled, CampaignEventType.Scheduled)
+                : CampaignStatusRules.Change(campaign.Status, CampaignStatus.Launching, CampaignEventType.LaunchRequested);
+            var launched = await CampaignStore.ReadSingleAsync(connection, new CommandDefinition(LaunchSql, new
             {
                 campaignId,
-                version = row.Version,
-                status = target.ToWire(),
+                version = campaign.Version,
+                from = change.From.ToWire(),
+                to = change.To.ToWire(),
                 jobId = scheduled ? ScheduledLaunchJob.JobFor(campaignId).ToString() : EnrollLeadsJob.KeyFor(campaignId).ToString(),
                 now,
             }, transaction, cancellationToken: ct));
@@ -92,12 +99,12 @@ public static class LaunchCampaign
             {
                 var current = await connection.QuerySingleAsync<string>(new CommandDefinition(
                     "select status from campaigns where campaign_id = @campaignId", new { campaignId }, transaction, cancellationToken: ct));
-                var status = Enum.Parse<CampaignStatus>(current, ignoreCase: true);
-                // Still a draft: a PATCH moved the version between the check and this update.
-                return status == CampaignStatus.Draft ? new Outcome.ChangedDuringCheck() : new Outcome.WrongStatus(status);
+                var status = (CampaignStatus)Json.FromWire(typeof(CampaignStatus), current);
+                // Still as it was: a PATCH moved the version between the check and this update.
+                return status == campaign.Status ? new ChangedDuringCheck() : NotADraft(status);
             }
-            await CampaignEvents.RecordAsync(connection, transaction, campaignId, scheduled ? "scheduled" : "launch_requested", campaign.Status, target,
-                CampaignEvents.ByUser, now, ct, details: new { preflight.Summary.LaunchableRows });
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.ByUser, now, ct,
+                details: new { preflight.Summary.LaunchableRows });
             // The trigger or job joins the transaction: neither the status nor it exists without the other.
             using (scheduler.EnlistTransaction(transaction))
             {
@@ -108,9 +115,11 @@ public static class LaunchCampaign
                 await transaction.CommitAsync(ct);
             }
             logger.LogInformation("Campaign {CampaignId} {Status}: {Launchable} of {Total} rows launchable",
-                campaignId, target, preflight.Summary.LaunchableRows, preflight.Summary.TotalRows);
-            return new Outcome.Launched(new Response(launched.Campaign, preflight.Summary, preflight.Warnings), launched.Version);
+                campaignId, change.To, preflight.Summary.LaunchableRows, preflight.Summary.TotalRows);
+            return new Response(launched, preflight.Summary, preflight.Warnings);
         }
+
+        private static WrongStatus NotADraft(CampaignStatus status) => new(status, $"Only a draft can be launched; the campaign is {status.ToWire()}.");
     }
 
     /// <summary>
@@ -123,10 +132,7 @@ public static class LaunchCampaign
         {
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            var row = await connection.QuerySingleOrDefaultAsync<CampaignRows.Row>(new CommandDefinition(
-                $"select {CampaignRows.Columns} from campaigns c where c.campaign_id = @campaignId for update",
-                new { campaignId }, transaction, cancellationToken: ct));
-            if (row?.Campaign is not { Status: CampaignStatus.Launching } campaign)
+            if (await CampaignStore.LockAsync(connection, transaction, campaignId, null, ct) is not { Status: CampaignStatus.Launching } campaign)
             {
                 logger.LogInformation("Enrollment of campaign {CampaignId} skipped: it is no longer launching", campaignId);
                 return;
@@ -136,12 +142,14 @@ public static class LaunchCampaign
             await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
             var (checkedRows, parameters, _) = LeadRules.CheckedRows(campaign);
             parameters.Add("now", now);
-            parameters.Add("first_action_at", now.AddMinutes(campaign.StepsConfig[0].TotalDelayMinutes));
+            parameters.Add("first_action_at", now.AddMinutes(campaign.Steps[0].TotalDelayMinutes));
+            var launchedChange = CampaignStatusRules.Change(campaign.Status, CampaignStatus.Active, CampaignEventType.Launched);
             var enrolled = await connection.ExecuteAsync(new CommandDefinition(checkedRows + EnrollSql, parameters, transaction,
                 commandTimeout: 0, cancellationToken: ct));
-            await connection.ExecuteAsync(new CommandDefinition(ActivateSql, new { campaignId, now }, transaction, cancellationToken: ct));
-            await CampaignEvents.RecordAsync(connection, transaction, campaignId, "launched", CampaignStatus.Launching, CampaignStatus.Active,
-                CampaignEvents.BySystem, now, ct, details: new { enrolled });
+            await connection.ExecuteAsync(new CommandDefinition(ActivateSql,
+                new { campaignId, to = launchedChange.To.ToWire(), now }, transaction, cancellationToken: ct));
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, launchedChange, CampaignEvents.BySystem, now, ct,
+                details: new { enrolled });
             await transaction.CommitAsync(ct);
             logger.LogInformation("Campaign {CampaignId} active with {Enrolled} leads enrolled", campaignId, enrolled);
         }
@@ -152,19 +160,20 @@ public static class LaunchCampaign
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var now = clock.GetUtcNow();
-            var failed = await connection.ExecuteAsync(new CommandDefinition(FailSql, new { campaignId, error, now }, transaction, cancellationToken: ct));
+            var change = CampaignStatusRules.Change(CampaignStatus.Launching, CampaignStatus.Failed, CampaignEventType.LaunchFailed);
+            var failed = await connection.ExecuteAsync(new CommandDefinition(FailSql,
+                new { campaignId, error, from = change.From.ToWire(), to = change.To.ToWire(), now }, transaction, cancellationToken: ct));
             if (failed == 1)
-                await CampaignEvents.RecordAsync(connection, transaction, campaignId, "launch_failed", CampaignStatus.Launching, CampaignStatus.Failed,
-                    CampaignEvents.BySystem, now, ct, reason: error);
+                await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct, reason: error);
             await transaction.CommitAsync(ct);
         }
     }
 
-    private const string LaunchSql = $"""
+    private static readonly string LaunchSql = $"""
         update campaigns c
-        set status = @status, launch_requested_at = @now, launch_job_id = @jobId, version = c.version + 1, updated_at = @now
-        where c.campaign_id = @campaignId and c.status = 'draft' and c.version = @version
-        returning {CampaignRows.Columns}
+        set status = @to, launch_requested_at = @now, launch_job_id = @jobId, updated_at = @now
+        where c.campaign_id = @campaignId and c.status = @from and c.version = @version
+        returning {CampaignStore.Columns}
         """;
 
     private const string EnrollSql = """
@@ -177,14 +186,14 @@ public static class LaunchCampaign
 
     private const string ActivateSql = """
         update campaigns c
-        set status = 'active', total_leads = (select count(*) from leads l where l.campaign_id = c.campaign_id),
-            launched_at = @now, version = c.version + 1, updated_at = @now
+        set status = @to, total_leads = (select count(*) from leads l where l.campaign_id = c.campaign_id),
+            launched_at = @now, updated_at = @now
         where c.campaign_id = @campaignId
         """;
 
     private const string FailSql = """
         update campaigns c
-        set status = 'failed', launch_error = @error, version = c.version + 1, updated_at = @now
-        where c.campaign_id = @campaignId and c.status = 'launching'
+        set status = @to, launch_error = @error, updated_at = @now
+        where c.campaign_id = @campaignId and c.status = @from
         """;
 }

@@ -5,7 +5,7 @@ using Dapper;
 namespace CampaignSlices.Api.Campaigns;
 
 /// <summary>
-/// The one rule set of SPEC 5.2, shared by preflight and enrollment: every dataset row checked
+/// The one rule set, shared by preflight and enrollment: every dataset row checked
 /// against the campaign in a single set-based SQL pass, never pulled into .NET.
 /// </summary>
 public static class LeadRules
@@ -23,6 +23,9 @@ public static class LeadRules
         ["invalid_phone"] = "The phone number is not in E.164 form (+14155550123).",
         ["in_other_campaign"] = "This LinkedIn profile is already enrolled in another active or paused LinkedIn campaign of yours.",
     };
+
+    /// <summary>Campaign types whose leads a LinkedIn step reaches: what `in_other_campaign` compares against.</summary>
+    private static readonly CampaignType[] LinkedinTypes = [CampaignType.Linkedin, CampaignType.Mixed];
 
     public sealed record Warning(int RowNumber, string Code, string Field, string Message);
 
@@ -53,14 +56,14 @@ public static class LeadRules
     /// SQL, each a plain column rather than an array per row: the duplicate sort and the LinkedIn pattern
     /// are most of the cost over a million rows, and are skipped where no rule needs them.
     /// </summary>
-    public static CheckedRowsSql CheckedRows(CampaignResponse campaign)
+    public static CheckedRowsSql CheckedRows(Campaign campaign)
     {
-        var channels = campaign.StepsConfig.Select(step => step.Channel).ToHashSet();
+        var channels = campaign.Steps.Select(step => step.Channel).ToHashSet();
         var email = channels.Contains(StepChannel.Email);
         var linkedin = channels.Contains(StepChannel.Linkedin);
         var call = channels.Contains(StepChannel.Call);
-        var skipOther = campaign.SkipOtherCampaigns && linkedin;
-        var placeholders = campaign.StepsConfig.Where(step => step.Channel is not null)
+        var skipOther = campaign.SkipOtherCampaigns == true && linkedin;
+        var placeholders = campaign.Steps.Where(step => step.Channel is not null)
             .SelectMany(step => CampaignValidator.Placeholders(step.MessageTemplate))
             .Concat(email && campaign.Signature?.Contains("%first_name%") == true ? ["first_name"] : [])
             .Distinct().ToList();
@@ -102,13 +105,18 @@ public static class LeadRules
         var blocking = Any(checks.Where(check => check.Blocking));
         var flagged = Any(checks);
 
+        if (skipOther)
+        {
+            parameters.Add("enrolled_statuses", CampaignStatusRules.HoldsEnrolledLeads.Select(status => status.ToWire()).ToArray());
+            parameters.Add("linkedin_types", LinkedinTypes.Select(type => type.ToWire()).ToArray());
+        }
         var otherProfiles = skipOther
             ? """
               other_profiles as (
                   select distinct l.linkedin_profile
                   from leads l join campaigns c on c.campaign_id = l.campaign_id
                   where c.user_id = @user_id and c.campaign_id <> @campaign_id
-                    and c.status in ('active', 'paused') and c.type in ('linkedin', 'mixed') and l.linkedin_profile is not null
+                    and c.status = any(@enrolled_statuses) and c.type = any(@linkedin_types) and l.linkedin_profile is not null
               ),
               """
             : "";

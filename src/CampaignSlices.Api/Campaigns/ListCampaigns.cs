@@ -3,9 +3,9 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text;
-using System.Text.Json;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
@@ -14,13 +14,16 @@ namespace CampaignSlices.Api.Campaigns;
 
 public static class ListCampaigns
 {
-    public sealed record Response(List<CampaignResponse> Items, string? NextCursor);
+    public sealed record Response(List<Campaign> Items, string? NextCursor);
+
+    public sealed record Query(Guid UserId, CampaignStatus? Status, CampaignType? Type, int Limit, DateTimeOffset? AfterCreatedAt, Guid? AfterId)
+        : IQuery<Response>;
 
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
     public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(
-        ClaimsPrincipal user, NpgsqlDataSource db, CancellationToken ct,
+        ClaimsPrincipal user, ISender sender, CancellationToken ct,
         [FromQuery] string? status = null, [FromQuery] string? type = null,
         [FromQuery] string? limit = null, [FromQuery] string? cursor = null)
     {
@@ -35,21 +38,27 @@ public static class ListCampaigns
             errors["cursor"] = ["Not a cursor this service made; pass next_cursor from the previous page as it is."];
         if (errors.Count > 0)
             return Problems.Invalid("The list query is invalid.", errors);
+        return TypedResults.Ok(await sender.Send(new Query(user.UserId(), statusFilter, typeFilter, pageSize, after?.CreatedAt, after?.CampaignId), ct));
+    }
 
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var bodies = (await connection.QueryAsync<string>(new CommandDefinition(Sql, new
+    public sealed class Handler(NpgsqlDataSource db) : IQueryHandler<Query, Response>
+    {
+        public async ValueTask<Response> Handle(Query query, CancellationToken ct)
         {
-            userId = user.UserId(),
-            status = statusFilter?.ToWire(),
-            type = typeFilter?.ToWire(),
-            afterCreatedAt = after?.CreatedAt,
-            afterId = after?.CampaignId,
-            take = pageSize + 1,
-        }, cancellationToken: ct))).ToList();
-
-        var items = bodies.Take(pageSize).Select(body => JsonSerializer.Deserialize<CampaignResponse>(body, Json.StoredOptions)!).ToList();
-        var next = bodies.Count > pageSize ? new Cursor(items[^1].CreatedAt, items[^1].CampaignId).ToString() : null;
-        return TypedResults.Ok(new Response(items, next));
+            await using var connection = await db.OpenConnectionAsync(ct);
+            var page = await CampaignStore.ReadAllAsync(connection, new CommandDefinition(Sql, new
+            {
+                query.UserId,
+                status = query.Status?.ToWire(),
+                type = query.Type?.ToWire(),
+                query.AfterCreatedAt,
+                query.AfterId,
+                take = query.Limit + 1,
+            }, cancellationToken: ct));
+            var items = page.Take(query.Limit).ToList();
+            var next = page.Count > query.Limit ? new Cursor(items[^1].CreatedAt, items[^1].CampaignId).ToString() : null;
+            return new Response(items, next);
+        }
     }
 
     private static T? ParseEnum<T>(string? value, string name, Dictionary<string, string[]> errors) where T : struct, Enum
@@ -91,13 +100,13 @@ public static class ListCampaigns
         }
     }
 
-    private const string Sql = """
-        select (to_jsonb(c) - 'version')::text
+    private static readonly string Sql = $"""
+        select {CampaignStore.Columns}
         from campaigns c
-        where c.user_id = @userId
+        where c.user_id = @UserId
           and (@status::text is null or c.status = @status)
           and (@type::text is null or c.type = @type)
-          and (@afterCreatedAt::timestamptz is null or (c.created_at, c.campaign_id) < (@afterCreatedAt, @afterId))
+          and (@AfterCreatedAt::timestamptz is null or (c.created_at, c.campaign_id) < (@AfterCreatedAt, @AfterId))
         order by c.created_at desc, c.campaign_id desc
         limit @take
         """;

@@ -6,141 +6,124 @@ using System.Text.Json.Nodes;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using FluentValidation;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using OneOf;
 using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class PatchCampaign
 {
-    /// <summary>Fields a client may clear with an explicit null; null for any other field is 400.</summary>
-    public static readonly IReadOnlySet<string> NullableFields = new HashSet<string>
+    public sealed record Command(Guid CampaignId, Guid UserId, JsonBody.Parsed<CampaignFields> Body, ETags.IfMatch? IfMatch)
+        : ICommand<OneOf<Campaign, Invalid, Stale, Locked, Missing>>, IValidatedRequest<OneOf<Campaign, Invalid, Stale, Locked, Missing>>
     {
-        "description", "start_date", "end_date", "operating_hours", "alias_ids", "connected_account_id", "signature",
-        "voice_config", "webhook_config", "system_prompt", "personalization_reviewed_at", "playground_discovery_dismissed_at",
-    };
+        public OneOf<Campaign, Invalid, Stale, Locked, Missing> Reject(Invalid invalid) => invalid with { Detail = "The update is invalid." };
+    }
 
-    public static async Task<Results<Ok<CampaignResponse>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, [FromBody] JsonElement body, ClaimsPrincipal user, Handler handler,
+    /// <summary>Fields the campaign's status does not let change: 409 listing each of them.</summary>
+    public sealed record Locked(CampaignStatus Status, IReadOnlyList<string> Fields)
+    {
+        public ProblemHttpResult ToProblem() => Problems.Conflict(
+            $"The campaign is {Status.ToWire()}; these fields cannot change in that status: {string.Join(", ", Fields)}.",
+            Fields.ToDictionary(field => field, _ => new[] { $"Locked while the campaign is {Status.ToWire()}." }));
+    }
+
+    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
         HttpRequest request, HttpResponse response, CancellationToken ct)
     {
-        var outcome = await handler.HandleAsync(campaignId, user.UserId(), body, ETags.Precondition(request), ct);
-        switch (outcome)
-        {
-            case Outcome.Saved saved:
-                response.Headers.ETag = ETags.For(saved.Row.Version);
-                return TypedResults.Ok(saved.Row.Campaign);
-            case Outcome.Invalid invalid:
-                return Problems.Invalid("The update is invalid.", invalid.Errors);
-            case Outcome.Locked locked:
-                return Problems.Conflict(
-                    $"The campaign is {locked.Status.ToWire()}; these fields cannot change in that status: {string.Join(", ", locked.Fields)}.",
-                    locked.Fields.ToDictionary(field => field, field => new[] { $"Locked while the campaign is {locked.Status.ToWire()}." }));
-            case Outcome.Stale stale:
-                return Problems.PreconditionFailed($"If-Match does not match; the campaign is at {ETags.For(stale.Version)}.");
-            default:
-                return Problems.NotFound($"Campaign {campaignId} was not found.");
-        }
+        var body = await JsonBody.ReadAsync<CampaignFields>(request, ct);
+        if (body.TryPickT1(out var unreadable, out var parsed))
+            return unreadable.ToProblem();
+        var outcome = await sender.Send(new Command(campaignId, user.UserId(), parsed, ETags.Precondition(request)), ct);
+        return outcome.Match<Results<Ok<Campaign>, ProblemHttpResult>>(
+            campaign =>
+            {
+                response.Headers.ETag = ETags.For(campaign.Version);
+                return TypedResults.Ok(campaign);
+            },
+            invalid => invalid.ToProblem(),
+            stale => stale.ToProblem(),
+            locked => locked.ToProblem(),
+            notFound => notFound.ToProblem());
     }
 
-    public abstract record Outcome
+    /// <summary>The body alone: null only where it clears a field, and the per-request limits.</summary>
+    public sealed class Validator : AbstractValidator<Command>
     {
-        public sealed record Saved(CampaignRows.Row Row) : Outcome;
-        public sealed record Invalid(Dictionary<string, string[]> Errors) : Outcome;
-        public sealed record Locked(CampaignStatus Status, IReadOnlyList<string> Fields) : Outcome;
-        public sealed record Stale(int Version) : Outcome;
-        public sealed record NotFound : Outcome;
+        public Validator(CampaignRequestValidator request) =>
+            RuleFor(command => command).CustomAsync(async (command, context, ct) =>
+            {
+                foreach (var field in command.Body.Json.EnumerateObject())
+                    if (field.Value.ValueKind == JsonValueKind.Null && !FieldCatalogue.ByName[field.Name].Clearable)
+                        context.AddFailure(field.Name, "Must not be null.");
+                foreach (var failure in (await request.ValidateAsync(command.Body.Value, ct)).Errors)
+                    context.AddFailure(failure);
+            });
     }
 
-    public sealed class Handler(
-        NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, CampaignRequestValidator requestValidator, CampaignValidator campaignValidator)
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, CampaignValidator campaignValidator)
+        : ICommandHandler<Command, OneOf<Campaign, Invalid, Stale, Locked, Missing>>
     {
-        public async Task<Outcome> HandleAsync(Guid campaignId, Guid userId, JsonElement body, ETags.IfMatch? ifMatch, CancellationToken ct)
+        public async ValueTask<OneOf<Campaign, Invalid, Stale, Locked, Missing>> Handle(Command command, CancellationToken ct)
         {
-            // The body alone: types, duplicates, nulls, per-request limits.
-            if (body.ValueKind != JsonValueKind.Object)
-                return new Outcome.Invalid(new() { ["$"] = ["The body must be a JSON object of the fields to change."] });
-            var patch = Deserialize(body);
-            var fields = body.EnumerateObject().Select(field => field.Name).ToList();
-            var errors = body.EnumerateObject().Where(field => field.Value.ValueKind == JsonValueKind.Null && !NullableFields.Contains(field.Name))
-                .ToDictionary(field => field.Name, _ => new[] { "Must not be null." });
-            foreach (var (field, messages) in (await requestValidator.ValidateAsync(patch, ct)).ToErrors())
-                errors[field] = messages;
-            if (errors.Count > 0)
-                return new Outcome.Invalid(errors);
-
             // The campaign, locked until commit, so the merge is validated against what it is written over.
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            var row = await connection.QuerySingleOrDefaultAsync<CampaignRows.Row>(new CommandDefinition(
-                $"select {CampaignRows.Columns} from campaigns c where c.campaign_id = @campaignId and c.user_id = @userId for update",
-                new { campaignId, userId }, transaction, cancellationToken: ct));
-            if (row is null)
-                return new Outcome.NotFound();
-            if (ifMatch is { } precondition && !precondition.Allows(row.Version))
-                return new Outcome.Stale(row.Version);
+            if (await CampaignStore.LockAsync(connection, transaction, command.CampaignId, command.UserId, ct) is not { } current)
+                return CampaignNotFound.For(command.CampaignId);
+            if (command.IfMatch is { } precondition && !precondition.Allows(current.Version))
+                return new Stale(current.Version);
 
-            var current = row.Campaign;
-            var stored = JsonSerializer.SerializeToNode(current, Json.Options)!.AsObject();
-            var sent = JsonSerializer.SerializeToNode(patch.Normalized(), Json.Options)!.AsObject();
-            var changed = fields.Where(field => !JsonNode.DeepEquals(stored[field], sent[field])).ToList();
-            var locked = changed.Where(field => !CampaignStatusRules.MayChange(field, current.Status, current.Type)).ToList();
+            var stored = JsonSerializer.SerializeToNode<CampaignFields>(current, Json.Options)!.AsObject();
+            var sent = JsonSerializer.SerializeToNode(command.Body.Value.Normalized(), Json.Options)!.AsObject();
+            var changed = command.Body.Json.EnumerateObject().Select(field => FieldCatalogue.ByName[field.Name])
+                .Where(field => !JsonNode.DeepEquals(stored[field.Name], sent[field.Name])).ToList();
+            var locked = changed.Where(field => !CampaignStatusRules.MayChange(field.Name, current.Status, current.Type!.Value)).Select(field => field.Name).ToList();
             if (locked.Count > 0)
-                return new Outcome.Locked(current.Status, locked);
+                return new Locked(current.Status, locked);
             if (changed.Count == 0)
-                return new Outcome.Saved(row);
+                return current;
 
             foreach (var field in changed)
-                stored[field] = sent[field]?.DeepClone();
-            var merged = stored.Deserialize<CampaignSettings>(Json.StoredOptions)!;
-            var check = await campaignValidator.ValidateForUserAsync(merged, userId, ct, changed.ToHashSet());
+                stored[field.Name] = sent[field.Name]?.DeepClone();
+            var merged = stored.Deserialize<CampaignFields>(Json.StoredOptions)!;
+            var names = changed.Select(field => field.Name).ToList();
+            var check = await campaignValidator.ValidateForUserAsync(merged, command.UserId, ct, names.ToHashSet());
             if (!check.IsValid)
-                return new Outcome.Invalid(check.ToErrors());
+                return new Invalid(check.ToErrors(), "The update is invalid.");
 
-            var columns = changed.Select(field => CampaignRows.Writable[field]).ToList();
-            var parameters = CampaignRows.Parameters(merged, columns);
-            parameters.Add("campaign_id", campaignId);
-            parameters.Add("now", clock.GetUtcNow());
-            var saved = await connection.QuerySingleAsync<CampaignRows.Row>(new CommandDefinition(UpdateSql(columns), parameters, transaction, cancellationToken: ct));
             var now = clock.GetUtcNow();
-            await CampaignEvents.RecordAsync(connection, transaction, campaignId, "updated", current.Status, current.Status,
-                CampaignEvents.ByUser, now, ct, details: new { fields = changed });
+            var parameters = CampaignStore.Parameters(merged, changed);
+            parameters.Add("campaign_id", command.CampaignId);
+            parameters.Add("now", now);
+            var saved = (await CampaignStore.ReadSingleAsync(connection, new CommandDefinition(UpdateSql(changed), parameters, transaction, cancellationToken: ct)))!;
+            await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.Updated, current.Status,
+                CampaignEvents.ByUser, now, new { fields = names }, ct);
             // A schedule change on an active campaign is recorded so the dispatcher can re-time waiting leads.
-            if (current.Status == CampaignStatus.Active && changed.Any(CampaignStatusRules.ScheduleFields.Contains))
-                await CampaignEvents.RecordAsync(connection, transaction, campaignId, "schedule_changed", current.Status, current.Status,
-                    CampaignEvents.ByUser, now, ct, details: new { fields = changed.Where(CampaignStatusRules.ScheduleFields.Contains) });
+            if (current.Status == CampaignStatus.Active && names.Any(CampaignStatusRules.ScheduleFields.Contains))
+                await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.ScheduleChanged, current.Status,
+                    CampaignEvents.ByUser, now, new { fields = names.Where(CampaignStatusRules.ScheduleFields.Contains) }, ct);
             // A scheduled campaign's trigger follows its start_date, in the same transaction.
             var scheduler = await schedulers.GetScheduler(ct);
             using (scheduler.EnlistTransaction(transaction))
             {
-                if (current.Status == CampaignStatus.Scheduled && changed.Contains("start_date"))
-                    await ScheduledLaunchJob.ScheduleAsync(scheduler, campaignId, merged.StartDate!.Value, ct);
+                if (current.Status == CampaignStatus.Scheduled && names.Contains("start_date"))
+                    await ScheduledLaunchJob.ScheduleAsync(scheduler, command.CampaignId, merged.StartDate!.Value, ct);
                 await transaction.CommitAsync(ct);
             }
-            return new Outcome.Saved(saved);
-        }
-
-        private static CampaignSettings Deserialize(JsonElement body)
-        {
-            try
-            {
-                return body.Deserialize<CampaignSettings>(Json.Options)!;
-            }
-            catch (JsonException e)
-            {
-                // Answered like any body the framework could not bind: 400 naming the JSON path.
-                throw new BadHttpRequestException("The request body is invalid.", StatusCodes.Status400BadRequest, e);
-            }
+            return saved;
         }
     }
 
-    private static string UpdateSql(IEnumerable<CampaignRows.Column> columns) => $"""
+    private static string UpdateSql(IEnumerable<CampaignField> fields) => $"""
         update campaigns c
-        set {string.Join(", ", columns.Select(column => $"{column.Name} = {column.Parameter}"))},
-            version = c.version + 1, updated_at = @now
+        set {string.Join(", ", fields.Select(field => $"{field.Column} = {field.Parameter}"))}, updated_at = @now
         where c.campaign_id = @campaign_id
-        returning {CampaignRows.Columns}
+        returning {CampaignStore.Columns}
         """;
 }

@@ -2,8 +2,10 @@
 using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
@@ -11,20 +13,25 @@ public static class PauseCampaign
 {
     public const string UserRequested = "user_requested";
 
-    public static async Task<Results<Ok<CampaignResponse>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
-        HttpRequest request, HttpResponse response, CancellationToken ct)
-    {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
-            CampaignStatusRules.LifecycleAction.Pause, Decide, ct);
-        return CampaignLifecycle.ToHttp(outcome, "paused", campaignId, response);
-    }
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
+        : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>, CampaignLifecycle.IAction;
 
-    private static CampaignLifecycle.Change Decide(CampaignResponse campaign, DateTimeOffset now) =>
-        new(CampaignStatus.Paused, "paused", PausedReason: UserRequested)
-        {
-            Alongside = campaign.Status == CampaignStatus.Scheduled
-                ? scope => ScheduledLaunchJob.UnscheduleAsync(scope.Scheduler, campaign.CampaignId, scope.Ct)
-                : null,
-        };
+    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
+        HttpRequest request, HttpResponse response, CancellationToken ct) =>
+        CampaignLifecycle.ToHttp(await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
+
+    public sealed class Handler(CampaignLifecycle lifecycle) : ICommandHandler<Command, OneOf<Campaign, WrongStatus, Stale, Missing>>
+    {
+        public async ValueTask<OneOf<Campaign, WrongStatus, Stale, Missing>> Handle(Command command, CancellationToken ct) =>
+            await lifecycle.ApplyAsync(command, LifecycleAction.Pause, "paused", Decide, ct);
+
+        private static CampaignLifecycle.Change Decide(Campaign campaign, DateTimeOffset now) =>
+            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Paused, CampaignEventType.Paused), PausedReason: UserRequested)
+            {
+                Alongside = campaign.Status == CampaignStatus.Scheduled
+                    ? scope => ScheduledLaunchJob.UnscheduleAsync(scope.Scheduler, campaign.CampaignId, scope.Ct)
+                    : null,
+            };
+    }
 }

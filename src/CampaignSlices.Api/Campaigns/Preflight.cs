@@ -4,9 +4,11 @@ using System.Security.Claims;
 using System.Text.Json;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
@@ -17,23 +19,33 @@ public static class Preflight
     public const int DefaultWarningsLimit = 100;
     public const int MaxWarningsLimit = 1000;
 
+    public sealed record Query(Guid CampaignId, Guid UserId, int WarningsLimit) : IQuery<OneOf<Response, Missing>>;
+
     public static async Task<Results<Ok<Response>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, NpgsqlDataSource db, CancellationToken ct,
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender, CancellationToken ct,
         [FromQuery(Name = "warnings_limit")] string? warningsLimit = null)
     {
         var limit = DefaultWarningsLimit;
         if (warningsLimit is not null && (!int.TryParse(warningsLimit, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit > MaxWarningsLimit))
             return Problems.Invalid("warnings_limit", $"Must be a whole number from 0 to {MaxWarningsLimit}.");
+        return (await sender.Send(new Query(campaignId, user.UserId(), limit), ct)).Match<Results<Ok<Response>, ProblemHttpResult>>(
+            preflight => TypedResults.Ok(preflight),
+            notFound => notFound.ToProblem());
+    }
 
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var row = await CampaignRows.FindAsync(connection, campaignId, user.UserId(), ct);
-        if (row is null)
-            return Problems.NotFound($"Campaign {campaignId} was not found.");
-        return TypedResults.Ok(await RunAsync(connection, null, row.Campaign, limit, ct));
+    public sealed class Handler(NpgsqlDataSource db) : IQueryHandler<Query, OneOf<Response, Missing>>
+    {
+        public async ValueTask<OneOf<Response, Missing>> Handle(Query query, CancellationToken ct)
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            if (await CampaignStore.FindAsync(connection, query.CampaignId, query.UserId, ct) is not { } campaign)
+                return CampaignNotFound.For(query.CampaignId);
+            return await RunAsync(connection, null, campaign, query.WarningsLimit, ct);
+        }
     }
 
     /// <summary>The check itself, one SQL statement; the launch runs it too.</summary>
-    public static async Task<Response> RunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CampaignResponse campaign, int warningsLimit, CancellationToken ct)
+    public static async Task<Response> RunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Campaign campaign, int warningsLimit, CancellationToken ct)
     {
         await using var own = transaction is null ? await connection.BeginTransactionAsync(ct) : null;
         transaction ??= own;

@@ -1,35 +1,44 @@
-// Resumes a paused campaign (SPEC 5.4): back to active if it was launched, else to scheduled or launching.
+// Resumes a paused campaign: back to active if it was launched, else to scheduled or launching.
 using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class ResumeCampaign
 {
-    public static async Task<Results<Ok<CampaignResponse>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, CampaignLifecycle lifecycle,
-        HttpRequest request, HttpResponse response, CancellationToken ct)
-    {
-        var outcome = await lifecycle.ApplyAsync(campaignId, user.UserId(), ETags.Precondition(request),
-            CampaignStatusRules.LifecycleAction.Resume, Decide, ct);
-        return CampaignLifecycle.ToHttp(outcome, "resumed", campaignId, response);
-    }
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
+        : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>, CampaignLifecycle.IAction;
 
-    private static CampaignLifecycle.Change Decide(CampaignResponse campaign, DateTimeOffset now)
+    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
+        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
+        HttpRequest request, HttpResponse response, CancellationToken ct) =>
+        CampaignLifecycle.ToHttp(await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
+
+    public sealed class Handler(CampaignLifecycle lifecycle) : ICommandHandler<Command, OneOf<Campaign, WrongStatus, Stale, Missing>>
     {
-        // Resuming a hold for review is the owner's decision to launch as it stands.
-        var heldForReview = campaign.PausedReason == StartScheduledLaunch.PendingReview;
-        return CampaignStatusRules.ResumeTarget(campaign, now) switch
+        public async ValueTask<OneOf<Campaign, WrongStatus, Stale, Missing>> Handle(Command command, CancellationToken ct) =>
+            await lifecycle.ApplyAsync(command, LifecycleAction.Resume, "resumed", Decide, ct);
+
+        private static CampaignLifecycle.Change Decide(Campaign campaign, DateTimeOffset now)
         {
-            CampaignStatus.Active => new(CampaignStatus.Active, "resumed"),
-            CampaignStatus.Scheduled => new(CampaignStatus.Scheduled, "resumed", MarkReviewed: heldForReview)
+            // Resuming a hold for review is the owner's decision to launch as it stands.
+            var heldForReview = campaign.PausedReason == StartScheduledLaunch.PendingReview;
+            var target = CampaignStatusRules.ResumeTarget(campaign, now);
+            var transition = CampaignStatusRules.Change(campaign.Status, target, CampaignEventType.Resumed);
+            return target switch
             {
-                Alongside = scope => ScheduledLaunchJob.ScheduleAsync(scope.Scheduler, campaign.CampaignId, campaign.StartDate!.Value, scope.Ct),
-            },
-            _ => new(CampaignStatus.Launching, "resumed", MarkReviewed: heldForReview, RequestLaunch: true),
-        };
+                CampaignStatus.Active => new(transition),
+                CampaignStatus.Scheduled => new(transition, MarkReviewed: heldForReview)
+                {
+                    Alongside = scope => ScheduledLaunchJob.ScheduleAsync(scope.Scheduler, campaign.CampaignId, campaign.StartDate!.Value, scope.Ct),
+                },
+                _ => new(transition, MarkReviewed: heldForReview, RequestLaunch: true),
+            };
+        }
     }
 }

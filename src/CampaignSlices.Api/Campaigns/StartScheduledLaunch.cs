@@ -1,4 +1,4 @@
-// When a scheduled launch's trigger fires: the unreviewed-launch policy (SPEC 5.3), then the same enrollment as an immediate launch.
+// When a scheduled launch's trigger fires: the unreviewed-launch policy, then the same enrollment as an immediate launch.
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
@@ -14,11 +14,6 @@ public static class StartScheduledLaunch
     /// <summary>How early a trigger may fire (Quartz wakes a few milliseconds ahead) and still be on time.</summary>
     private static readonly TimeSpan FiringTolerance = TimeSpan.FromSeconds(1);
 
-    /// <summary>AI personalization in any step or variant, never reviewed by the owner.</summary>
-    public static bool NeedsReview(CampaignResponse campaign) =>
-        campaign.PersonalizationReviewedAt is null
-        && campaign.StepsConfig.Any(step => step.AiPersonalizationEnabled || step.Variants.Any(variant => variant.Type == VariantType.Ai));
-
     public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, ILogger<Handler> logger)
     {
         public async Task HandleAsync(Guid campaignId, CancellationToken ct)
@@ -26,10 +21,7 @@ public static class StartScheduledLaunch
             var scheduler = await schedulers.GetScheduler(ct);
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            var row = await connection.QuerySingleOrDefaultAsync<CampaignRows.Row>(new CommandDefinition(
-                $"select {CampaignRows.Columns} from campaigns c where c.campaign_id = @campaignId for update",
-                new { campaignId }, transaction, cancellationToken: ct));
-            if (row?.Campaign is not { Status: CampaignStatus.Scheduled } campaign)
+            if (await CampaignStore.LockAsync(connection, transaction, campaignId, null, ct) is not { Status: CampaignStatus.Scheduled } campaign)
             {
                 logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: it is no longer scheduled", campaignId);
                 return;
@@ -42,24 +34,26 @@ public static class StartScheduledLaunch
                 logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: its start_date moved to {StartDate}", campaignId, campaign.StartDate);
                 return;
             }
-            var policy = NeedsReview(campaign) ? campaign.UnreviewedLaunchPolicy : UnreviewedLaunchPolicy.LaunchDefault;
+            var policy = campaign.NeedsPersonalizationReview ? campaign.UnreviewedLaunchPolicy!.Value : UnreviewedLaunchPolicy.LaunchDefault;
             var (to, eventType, reason) = policy switch
             {
-                UnreviewedLaunchPolicy.Hold => (CampaignStatus.Paused, "held_for_review", PendingReview),
-                UnreviewedLaunchPolicy.Cancel => (CampaignStatus.Draft, "launch_cancelled_unreviewed", "personalization_not_reviewed"),
-                _ => (CampaignStatus.Launching, "launch_started", (string?)null),
+                UnreviewedLaunchPolicy.Hold => (CampaignStatus.Paused, CampaignEventType.HeldForReview, PendingReview),
+                UnreviewedLaunchPolicy.Cancel => (CampaignStatus.Draft, CampaignEventType.LaunchCancelledUnreviewed, "personalization_not_reviewed"),
+                _ => (CampaignStatus.Launching, CampaignEventType.LaunchStarted, (string?)null),
             };
+            var change = CampaignStatusRules.Change(campaign.Status, to, eventType);
             await connection.ExecuteAsync(new CommandDefinition(Sql, new
             {
                 campaignId,
                 status = to.ToWire(),
                 pausedReason = to == CampaignStatus.Paused ? reason : null,
                 launching = to == CampaignStatus.Launching,
+                backToDraft = to == CampaignStatus.Draft,
                 jobId = EnrollLeadsJob.KeyFor(campaignId).ToString(),
                 now,
             }, transaction, cancellationToken: ct));
-            await CampaignEvents.RecordAsync(connection, transaction, campaignId, eventType, CampaignStatus.Scheduled, to,
-                CampaignEvents.BySystem, now, ct, reason: reason, details: new { policy = policy.ToWire() });
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct,
+                reason: reason, details: new { policy = policy.ToWire() });
             using (scheduler.EnlistTransaction(transaction))
             {
                 if (to == CampaignStatus.Launching)
@@ -74,9 +68,9 @@ public static class StartScheduledLaunch
         update campaigns c
         set status = @status, paused_reason = @pausedReason,
             -- back to draft (the cancel policy): no launch is pending, so nothing may name one
-            launch_requested_at = case when @launching then @now when @status = 'draft' then null else c.launch_requested_at end,
-            launch_job_id = case when @launching then @jobId when @status = 'draft' then null else c.launch_job_id end,
-            version = c.version + 1, updated_at = @now
+            launch_requested_at = case when @launching then @now when @backToDraft then null else c.launch_requested_at end,
+            launch_job_id = case when @launching then @jobId when @backToDraft then null else c.launch_job_id end,
+            updated_at = @now
         where c.campaign_id = @campaignId
         """;
 }

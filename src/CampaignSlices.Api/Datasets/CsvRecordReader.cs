@@ -255,6 +255,9 @@ public sealed class CsvRecordReader(Stream source, long maxBytes) : IDisposable
 public sealed class CsvFormatException(long line, string problem) : Exception($"Line {line} {problem}")
 {
     public long Line { get; } = line;
+
+    /// <summary>What is wrong at <see cref="Line"/>, as the rest of a sentence that starts with the line.</summary>
+    public string Problem { get; } = problem;
 }
 
 /// <summary>The CSV has more bytes than the import accepts.</summary>

@@ -7,9 +7,12 @@ using CampaignSlices.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Mediator;
 using Microsoft.Net.Http.Headers;
 using Npgsql;
 using NpgsqlTypes;
+using OneOf;
+using OneOf.Types;
 
 namespace CampaignSlices.Api.Datasets;
 
@@ -33,8 +36,29 @@ public static class ImportDataset
         }
     }
 
+    /// <summary>An import: the rows as a CSV stream, or as JSON rows already read.</summary>
+    public sealed record Command(Guid UserId, string? Name, Stream? Csv, long? ContentLength, Dictionary<string, string?>[]? Rows)
+        : ICommand<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>>;
+
+    /// <summary>The CSV breaks its format: 400 naming the physical line.</summary>
+    public sealed record MalformedCsv(long Line, string Problem)
+    {
+        public ProblemHttpResult ToProblem() => TypedResults.Problem(detail: $"The CSV is malformed: Line {Line} {Problem}", statusCode: 400,
+            extensions: new Dictionary<string, object?>
+            {
+                ["line"] = Line,
+                ["errors"] = new Dictionary<string, string[]> { ["body"] = [$"Line {Line} {Problem}"] },
+            });
+    }
+
+    /// <summary>Over one of the import's limits: 413.</summary>
+    public sealed record TooLarge(string Detail)
+    {
+        public ProblemHttpResult ToProblem() => Problems.TooLarge(Detail);
+    }
+
     public static async Task<Results<Created<DatasetResponse>, ProblemHttpResult>> Endpoint(
-        HttpRequest request, [FromQuery] string? name, ClaimsPrincipal user, Handler handler, CancellationToken ct)
+        HttpRequest request, [FromQuery] string? name, ClaimsPrincipal user, ISender sender, Settings settings, CancellationToken ct)
     {
         var contentType = MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) ? parsed : null;
         var isCsv = contentType?.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) == true;
@@ -42,126 +66,105 @@ public static class ImportDataset
         if ((!isCsv && !isJson) || contentType!.Charset.HasValue && !contentType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
             return Problems.UnsupportedMediaType("Send the dataset as text/csv (UTF-8, with a header line) or as application/json.");
 
-        var result = isCsv
-            ? await handler.ImportCsvAsync(name, request, user.UserId(), ct)
-            : await handler.ImportJsonAsync(await ReadJsonAsync(request, ct), user.UserId(), ct);
-        return result.Problem is { } problem
-            ? problem
-            : TypedResults.Created($"/api/v1/datasets/{result.Dataset!.DatasetId}", result.Dataset);
-    }
-
-    private static async Task<Request> ReadJsonAsync(HttpRequest request, CancellationToken ct)
-    {
-        try
+        Command command;
+        if (isCsv)
         {
-            return await JsonSerializer.DeserializeAsync<Request>(request.Body, Json.Options, ct)
-                ?? throw new JsonException("The body must be a JSON object.");
-        }
-        catch (JsonException json)
-        {
-            // The service-wide problem mapping names the JSON path of the bad value.
-            throw new BadHttpRequestException("The body is not valid JSON.", StatusCodes.Status400BadRequest, json);
-        }
-    }
-
-    public sealed record Result(DatasetResponse? Dataset, ProblemHttpResult? Problem);
-
-    /// <summary>Why an import stops; the transaction is rolled back and the reason answered.</summary>
-    private sealed class Rejected(ProblemHttpResult problem) : Exception(problem.ProblemDetails.Detail)
-    {
-        public ProblemHttpResult Problem { get; } = problem;
-    }
-
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, Settings settings)
-    {
-        public async Task<Result> ImportCsvAsync(string? name, HttpRequest request, Guid userId, CancellationToken ct)
-        {
-            if (CheckName(name) is { } invalidName)
-                return new Result(null, invalidName);
-            if (request.ContentLength > settings.MaxBytes)
-                return new Result(null, TooLarge());
             // The service-wide 1 MiB limit is for JSON; this body gets the import's own (the reader checks it too).
             if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
                 limit.MaxRequestBodySize = settings.MaxBytes;
+            command = new Command(user.UserId(), name, request.Body, request.ContentLength, null);
+        }
+        else
+        {
+            var body = await JsonBody.ReadAsync<Request>(request, ct);
+            if (body.TryPickT1(out var unreadable, out var rows))
+                return unreadable.ToProblem();
+            command = new Command(user.UserId(), rows.Value.Name, null, null, rows.Value.Rows);
+        }
+        return (await sender.Send(command, ct)).Match<Results<Created<DatasetResponse>, ProblemHttpResult>>(
+            dataset => TypedResults.Created($"/api/v1/datasets/{dataset.DatasetId}", dataset),
+            invalid => invalid.ToProblem(),
+            malformed => malformed.ToProblem(),
+            tooLarge => tooLarge.ToProblem());
+    }
 
-            using var csv = new CsvRecordReader(request.Body, settings.MaxBytes);
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, Settings settings)
+        : ICommandHandler<Command, OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>>
+    {
+        public async ValueTask<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>> Handle(Command command, CancellationToken ct) =>
+            command.Csv is { } csv ? await ImportCsvAsync(command, csv, ct) : await ImportJsonAsync(command, ct);
+
+        private async Task<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>> ImportCsvAsync(Command command, Stream body, CancellationToken ct)
+        {
+            if (CheckName(command.Name) is { } invalidName)
+                return invalidName;
+            if (command.ContentLength > settings.MaxBytes)
+                return CsvTooLarge();
+
+            using var csv = new CsvRecordReader(body, settings.MaxBytes);
             try
             {
                 if (!await csv.ReadAsync(ct))
-                    return new Result(null, Problems.Invalid("body", "The CSV is empty: its first line must name the columns."));
+                    return Invalid.At("body", "The CSV is empty: its first line must name the columns.");
                 var header = new string[csv.FieldCount];
                 for (var i = 0; i < header.Length; i++)
                     header[i] = csv.FieldText(i)?.Trim() ?? "";
-                var columns = Columns.From(header, "body");
+                if (!Columns.From(header, "body").TryPickT0(out var columns, out var badHeader))
+                    return badHeader;
                 var values = new string?[columns.Names.Length];
-                return await StoreAsync(name!, userId, columns, async () =>
+                var stored = await StoreAsync(command.Name!, command.UserId, columns, async () =>
                 {
                     if (!await csv.ReadAsync(ct))
-                        return null;
+                        return new None();
                     if (csv.FieldCount != values.Length)
-                        throw new CsvFormatException(csv.RecordLine, $"has {csv.FieldCount} fields where the header has {values.Length}.");
+                        return new MalformedCsv(csv.RecordLine, $"has {csv.FieldCount} fields where the header has {values.Length}.");
                     for (var i = 0; i < values.Length; i++)
                         values[i] = csv.FieldText(i);
                     return values;
                 }, ct);
+                return stored.Match<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>>(dataset => dataset, malformed => malformed, tooLarge => tooLarge);
             }
             catch (CsvFormatException malformed)
             {
-                return new Result(null, TypedResults.Problem(detail: $"The CSV is malformed: {malformed.Message}", statusCode: 400,
-                    extensions: new Dictionary<string, object?>
-                    {
-                        ["line"] = malformed.Line,
-                        ["errors"] = new Dictionary<string, string[]> { ["body"] = [malformed.Message] },
-                    }));
-            }
-            catch (Rejected rejected)
-            {
-                return new Result(null, rejected.Problem);
+                return new MalformedCsv(malformed.Line, malformed.Problem);
             }
             catch (Exception tooLarge) when (tooLarge is CsvTooLargeException or BadHttpRequestException { StatusCode: 413 })
             {
-                return new Result(null, TooLarge());
+                return CsvTooLarge();
             }
         }
 
-        public async Task<Result> ImportJsonAsync(Request request, Guid userId, CancellationToken ct)
+        private async Task<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>> ImportJsonAsync(Command command, CancellationToken ct)
         {
-            if (CheckName(request.Name) is { } invalidName)
-                return new Result(null, invalidName);
-            if (request.Rows is not { } rows)
-                return new Result(null, Problems.Invalid("rows", "Required."));
+            if (CheckName(command.Name) is { } invalidName)
+                return invalidName;
+            if (command.Rows is not { } rows)
+                return Invalid.At("rows", "Required.");
             if (rows.Length > settings.MaxRows)
-                return new Result(null, TooManyRows());
-            if (Array.FindIndex(rows, row => row is null) is var nullRow and >= 0)
-                return new Result(null, Problems.Invalid($"rows[{nullRow}]", "Must be an object of column names to text values."));
+                return TooManyRows();
             // Columns in the order they first appear; a row may leave any of them out.
             var names = new List<string>();
             foreach (var row in rows)
                 names.AddRange(row.Keys.Where(key => !names.Contains(key)));
-            Columns columns;
-            try
-            {
-                columns = Columns.From([.. names], "rows");
-            }
-            catch (Rejected rejected)
-            {
-                return new Result(null, rejected.Problem);
-            }
+            if (!Columns.From([.. names], "rows").TryPickT0(out var columns, out var badColumns))
+                return badColumns;
             var values = new string?[names.Count];
             var next = 0;
-            return await StoreAsync(request.Name!, userId, columns, () =>
+            var stored = await StoreAsync(command.Name!, command.UserId, columns, () =>
             {
                 if (next == rows.Length)
-                    return ValueTask.FromResult<string?[]?>(null);
+                    return ValueTask.FromResult<OneOf<string?[], None, MalformedCsv>>(new None());
                 var row = rows[next++];
                 for (var i = 0; i < values.Length; i++)
                     values[i] = row.TryGetValue(names[i], out var value) && !string.IsNullOrEmpty(value) ? value : null;
-                return ValueTask.FromResult<string?[]?>(values);
+                return ValueTask.FromResult<OneOf<string?[], None, MalformedCsv>>(values);
             }, ct);
+            return stored.Match<OneOf<DatasetResponse, Invalid, MalformedCsv, TooLarge>>(dataset => dataset, malformed => malformed, tooLarge => tooLarge);
         }
 
         /// <summary>One transaction: the dataset, then its rows by binary COPY, then its row count.</summary>
-        private async Task<Result> StoreAsync(string name, Guid userId, Columns columns, Func<ValueTask<string?[]?>> nextRow, CancellationToken ct)
+        private async Task<OneOf<DatasetResponse, MalformedCsv, TooLarge>> StoreAsync(
+            string name, Guid userId, Columns columns, Func<ValueTask<OneOf<string?[], None, MalformedCsv>>> nextRow, CancellationToken ct)
         {
             var now = clock.GetUtcNow();
             now = now.AddTicks(-(now.Ticks % 10)); // the microseconds PostgreSQL keeps, so GET answers the same
@@ -183,10 +186,16 @@ public static class ImportDataset
             // Leaving this block without CompleteAsync cancels the COPY; the transaction then rolls back.
             await using (var importer = await connection.BeginBinaryImportAsync(CopySql, ct))
             {
-                while (await nextRow() is { } values)
+                while (true)
                 {
+                    var next = await nextRow();
+                    if (next.IsT1)
+                        break;
+                    if (next.TryPickT2(out var malformed, out _))
+                        return malformed;
+                    var values = next.AsT0;
                     if (++rowCount > settings.MaxRows)
-                        return new Result(null, TooManyRows());
+                        return TooManyRows();
                     await importer.StartRowAsync(ct);
                     await importer.WriteAsync(datasetId, NpgsqlDbType.Uuid, ct);
                     await importer.WriteAsync(rowCount, NpgsqlDbType.Integer, ct);
@@ -212,19 +221,18 @@ public static class ImportDataset
                 await count.ExecuteNonQueryAsync(ct);
             }
             await transaction.CommitAsync(ct);
-            return new Result(new DatasetResponse(datasetId, name, rowCount, columns.Names, now), null);
+            return new DatasetResponse(datasetId, name, rowCount, columns.Names, now);
         }
 
-        private static ProblemHttpResult? CheckName(string? name) =>
-            string.IsNullOrWhiteSpace(name) ? Problems.Invalid("name", "Required: name the dataset (query name= for CSV).")
-            : name.Length > 255 ? Problems.Invalid("name", "Must be at most 255 characters.")
+        private static Invalid? CheckName(string? name) =>
+            string.IsNullOrWhiteSpace(name) ? Invalid.At("name", "Required: name the dataset (query name= for CSV).")
+            : name.Length > 255 ? Invalid.At("name", "Must be at most 255 characters.")
+            : name.Contains('\0') ? Invalid.At("name", "Must not contain the NUL character (U+0000).")
             : null;
 
-        private ProblemHttpResult TooLarge() =>
-            Problems.TooLarge($"The CSV is larger than the import's limit of {settings.MaxBytes} bytes.");
+        private TooLarge CsvTooLarge() => new($"The CSV is larger than the import's limit of {settings.MaxBytes} bytes.");
 
-        private ProblemHttpResult TooManyRows() =>
-            Problems.TooLarge($"The dataset has more than the import's limit of {settings.MaxRows} rows.");
+        private TooLarge TooManyRows() => new($"The dataset has more than the import's limit of {settings.MaxRows} rows.");
     }
 
     /// <summary>The header's columns: known ones go to their own column, any other to the row's attributes.</summary>
@@ -235,13 +243,13 @@ public static class ImportDataset
         /// <summary>For each known column in table order, its index among <see cref="Names"/>, or -1.</summary>
         public int[] KnownIndexes { get; } = knownIndexes;
 
-        public static Columns From(string[] header, string errorKey)
+        public static OneOf<Columns, Invalid> From(string[] header, string errorKey)
         {
             var names = header.Select(name => DatasetColumns.Known.FirstOrDefault(known => known.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? name).ToArray();
             if (names.Any(name => name.Length == 0))
-                throw new Rejected(Problems.Invalid(errorKey, "Every column needs a name; a blank one was found."));
+                return Invalid.At(errorKey, "Every column needs a name; a blank one was found.");
             if (names.GroupBy(name => name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(group => group.Count() > 1) is { } duplicate)
-                throw new Rejected(Problems.Invalid(errorKey, $"The column '{duplicate.Key}' appears more than once (names are compared ignoring case)."));
+                return Invalid.At(errorKey, $"The column '{duplicate.Key}' appears more than once (names are compared ignoring case).");
             return new Columns(names, [.. DatasetColumns.Known.Select(known => Array.IndexOf(names, known))],
                 [.. Enumerable.Range(0, names.Length).Where(i => !DatasetColumns.Known.Contains(names[i]))]);
         }

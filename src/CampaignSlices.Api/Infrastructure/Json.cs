@@ -33,6 +33,8 @@ public static class Json
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         Configure(options);
         options.UnmappedMemberHandling = unmapped;
+        // Read-only with the default resolver, so JsonBody can read the shapes (GetTypeInfo) before any serialization.
+        options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }
 
@@ -40,7 +42,7 @@ public static class Json
     public static string ToWire(this Enum value) => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 
     /// <summary>
-    /// Enums as snake_case strings, read only in that exact spelling (SPEC 2: lowercase, as written);
+    /// Enums as snake_case strings, read only in that exact spelling (the contract spells them lowercase, as written);
     /// the built-in converter, which does the writing, would also read `EMAIL`.
     /// </summary>
     private sealed class ExactEnumConverter : JsonConverterFactory
@@ -54,13 +56,11 @@ public static class Json
 
         private sealed class Exact<T>(JsonConverter wire) : JsonConverter<T> where T : struct, Enum
         {
-            private static readonly HashSet<string> WireNames = Enum.GetValues<T>().Select(value => value.ToWire()).ToHashSet(StringComparer.Ordinal);
             private readonly JsonConverter<T> _wire = (JsonConverter<T>)wire;
 
             public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
             {
-                if (reader.TokenType != JsonTokenType.String || !WireNames.Contains(reader.GetString()!))
-                    // Without a message the serializer names the type and the path; the problem mapping lists the values.
+                if (reader.TokenType != JsonTokenType.String || !WireNames(typeof(T)).Contains(reader.GetString()!))
                     throw new JsonException();
                 return _wire.Read(ref reader, typeToConvert, options);
             }
@@ -69,22 +69,38 @@ public static class Json
         }
     }
 
+    public const string TimestampExpected = "Must be an ISO 8601 timestamp with a time zone offset, e.g. 2026-01-31T09:00:00Z.";
+
+    /// <summary>The enum value of <paramref name="enumType"/> spelled <paramref name="wire"/> (as stored by the service).</summary>
+    public static object FromWire(Type enumType, string wire) =>
+        Enum.GetValues(enumType).Cast<Enum>().First(value => value.ToWire() == wire);
+
+    /// <summary>The exact snake_case spellings an enum is read in.</summary>
+    public static IReadOnlySet<string> WireNames(Type enumType) => EnumWireNames.GetOrAdd(enumType,
+        type => Enum.GetValues(type).Cast<Enum>().Select(value => value.ToWire()).ToHashSet(StringComparer.Ordinal));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IReadOnlySet<string>> EnumWireNames = new();
+
+    /// <summary>An ISO 8601 timestamp that states its offset (`Z` or `±HH:MM`), as UTC.</summary>
+    public static bool TryParseTimestamp(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text is null || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) || !HasExplicitOffset(text))
+            return false;
+        value = parsed.ToUniversalTime();
+        return true;
+    }
+
+    private static bool HasExplicitOffset(string text) =>
+        text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
+
     /// <summary>Timestamps go out as UTC with a Z and come in with any explicit offset.</summary>
     private sealed class UtcTimestampConverter : JsonConverter<DateTimeOffset>
     {
-        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-        {
-            var text = reader.GetString();
-            if (text is null || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var value)
-                || !HasExplicitOffset(text))
-                throw new JsonException("Expected an ISO 8601 timestamp with a time zone offset, e.g. 2026-01-31T09:00:00Z.");
-            return value.ToUniversalTime();
-        }
+        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            TryParseTimestamp(reader.GetString(), out var value) ? value : throw new JsonException(TimestampExpected);
 
         public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
             writer.WriteStringValue(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFF'Z'", CultureInfo.InvariantCulture));
-
-        private static bool HasExplicitOffset(string text) =>
-            text.EndsWith('Z') || text.EndsWith('z') || (text.Length > 6 && text[^6] is '+' or '-' && text[^3] == ':');
     }
 }

@@ -29,6 +29,7 @@ public static class OpenApi
         {
             options.CreateSchemaReferenceId = SchemaId;
             options.AddDocumentTransformer(DescribeServiceAsync);
+            options.AddDocumentTransformer(NeverNullAnswers);
             options.AddSchemaTransformer(EnumsAndTimestampsAsStrings);
             options.AddSchemaTransformer(RequiredProperties);
             options.AddSchemaTransformer(ProblemDetailsShape);
@@ -154,8 +155,15 @@ public static class OpenApi
     /// </summary>
     private static Task RequiredProperties(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken ct)
     {
-        if (context.JsonPropertyInfo is not null
-            || context.JsonTypeInfo.Type.GetCustomAttribute<RequiredPropertiesAttribute>() is not { } required)
+        if (context.JsonPropertyInfo is not null)
+            return Task.CompletedTask;
+        var type = context.JsonTypeInfo.Type;
+        if (type.IsAssignableTo(typeof(IAlwaysPresent)))
+        {
+            schema.Required = new HashSet<string>(schema.Properties?.Keys ?? [], StringComparer.Ordinal);
+            return Task.CompletedTask;
+        }
+        if (type.GetCustomAttribute<RequiredPropertiesAttribute>() is not { } required)
             return Task.CompletedTask;
         schema.Required = new HashSet<string>(required.Names, StringComparer.Ordinal);
         foreach (var name in required.Names)
@@ -164,6 +172,24 @@ public static class OpenApi
                 throw new InvalidOperationException(
                     $"[RequiredProperties] on {context.JsonTypeInfo.Type.FullName} names '{name}', which is not one of its JSON properties.");
             schema.Properties[name] = WithoutNull(property);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The properties an <see cref="IAlwaysPresent"/> answer never leaves null lose the null of their
+    /// nullable C# type; done on the finished document, where nullable enum references have become `oneOf`.
+    /// </summary>
+    private static Task NeverNullAnswers(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken ct)
+    {
+        foreach (var type in typeof(OpenApi).Assembly.GetTypes().Where(type => type.IsClass && type.IsAssignableTo(typeof(IAlwaysPresent))))
+        {
+            if (SchemaId(Json.Options.GetTypeInfo(type)) is not { } id || document.Components?.Schemas?.TryGetValue(id, out var found) != true
+                || found is not OpenApiSchema { Properties: { } properties })
+                continue;
+            var neverNull = (IReadOnlySet<string>)type.GetProperty(nameof(IAlwaysPresent.NeverNull), BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
+            foreach (var name in neverNull)
+                properties[name] = WithoutNull(properties[name]);
         }
         return Task.CompletedTask;
     }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -9,7 +7,7 @@ using Npgsql;
 namespace CampaignSlices.Api.Infrastructure;
 
 /// <summary>RFC 9457 problem details for every error the service answers, expected or not.</summary>
-public static partial class Problems
+public static class Problems
 {
     private static readonly Dictionary<int, (string Type, string Detail)> ByStatus = new()
     {
@@ -85,11 +83,11 @@ public static partial class Problems
             extensions: errors is null ? null : new Dictionary<string, object?> { ["errors"] = errors });
 
     /// <summary>Turns what a client sent wrong into 400/413/415 naming the field, and any other fault into a 500 without internals.</summary>
-    private sealed partial class ExceptionToProblem(IProblemDetailsService problems, ILogger<ExceptionToProblem> logger) : IExceptionHandler
+    private sealed class ExceptionToProblem(IProblemDetailsService problems, ILogger<ExceptionToProblem> logger) : IExceptionHandler
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken ct)
         {
-            var (status, detail, errors) = Describe(exception);
+            var (status, detail, errors) = Describe(httpContext, exception);
             if (status >= 500)
                 logger.LogError(exception, "Unhandled fault on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
             else
@@ -107,89 +105,24 @@ public static partial class Problems
             });
         }
 
-        private static (int Status, string Detail, Dictionary<string, string[]>? Errors) Describe(Exception exception) => exception switch
+        /// <summary>
+        /// Bodies are read and checked by <see cref="JsonBody"/>, so what reaches here from a client is
+        /// a body too large, a content type refused, or a route value that is not the UUID it must be.
+        /// </summary>
+        private static (int Status, string Detail, Dictionary<string, string[]>? Errors) Describe(HttpContext context, Exception exception) => exception switch
         {
-            BadHttpRequestException { InnerException: JsonException json } => DescribeJson(json),
             BadHttpRequestException { StatusCode: 413 } => (413, "The request body is larger than this endpoint accepts.", null),
-            BadHttpRequestException { StatusCode: 415 } bad => (415, bad.Message, null),
-            BadHttpRequestException bad when bad.Message.Contains("no body was provided") || bad.Message.Contains("was not provided from body") =>
-                (400, "A JSON body is required.", new() { ["$"] = ["A JSON body is required."] }),
-            BadHttpRequestException bad when BindFailure().Match(bad.Message) is { Success: true } match =>
-                DescribeBindFailure(match),
-            BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 400 ? "The request is invalid: " + bad.Message : bad.Message, null),
+            BadHttpRequestException { StatusCode: 415 } => (415, "Unsupported media type.", null),
+            BadHttpRequestException { StatusCode: 400 } when MalformedIds(context) is { Count: > 0 } ids =>
+                (400, string.Join(" ", ids.Select(id => $"'{id.Value}' is not a valid value for {id.Key}.")),
+                    ids.ToDictionary(id => id.Key, _ => new[] { "Must be a valid UUID." })),
+            BadHttpRequestException bad => (bad.StatusCode, ReasonPhrases.GetReasonPhrase(bad.StatusCode), null),
             NpgsqlException { IsTransient: true } => (503, "The database is unavailable; try again shortly.", null),
             _ => (500, "An unexpected error occurred. Quote the trace_id when reporting it.", null),
         };
 
-        private static (int, string, Dictionary<string, string[]>?) DescribeJson(JsonException json)
-        {
-            var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "$" : json.Path.StartsWith("$.") ? json.Path[2..] : json.Path.TrimStart('$');
-            var message = json.Message switch
-            {
-                var m when m.Contains("could not be mapped to any .NET member") => "Unknown field.",
-                var m when m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) => "Duplicate key.",
-                var m when ConvertedTo().Match(m) is { Success: true } target => Expected(target.Groups["type"].Value),
-                var m when m.Contains("missing required properties") => "Required fields are missing.",
-                var m when m.Contains("null") && m.Contains("non-nullable") => "Must not be null.",
-                var m when m.Contains("is an invalid") || m.Contains("is invalid after") || m.Contains("expected end") || m.Contains("end of data")
-                    || m.Contains("Expected depth to be zero") || m.Contains("does not contain any JSON tokens") =>
-                    "The body is not valid JSON.",
-                var m when !m.Contains("Path:") && !m.Contains(".NET") => m,
-                _ => "Invalid value.",
-            };
-            // The serializer may or may not have stepped into the offending property when it stops.
-            if (message is "Unknown field." or "Duplicate key." && QuotedProperty().Match(json.Message) is { Success: true } unknown
-                && !field.EndsWith(unknown.Groups[1].Value, StringComparison.Ordinal))
-                field = field == "$" ? unknown.Groups[1].Value : $"{field}.{unknown.Groups[1].Value}";
-            return (400, $"{field}: {message}", new() { [field] = [message] });
-        }
-
-        /// <summary>What a value of the .NET type named in the serializer's message looks like on the wire.</summary>
-        private static string Expected(string typeName)
-        {
-            var name = NullableOf().Match(typeName) is { Success: true } inner ? inner.Groups["type"].Value : typeName;
-            if (typeof(Problems).Assembly.GetType(name) is { IsEnum: true } enumType)
-                return $"Must be one of: {string.Join(", ", Enum.GetValues(enumType).Cast<Enum>().Select(value => value.ToWire()))}.";
-            return name switch
-            {
-                "System.Int32" or "System.Int64" => "Must be a whole number.",
-                "System.Double" or "System.Decimal" or "System.Single" => "Must be a number.",
-                "System.String" => "Must be a string.",
-                "System.Boolean" => "Must be true or false.",
-                "System.Guid" => "Must be a UUID.",
-                _ when name.StartsWith("System.Collections.Generic.List`1", StringComparison.Ordinal) || name.EndsWith("[]", StringComparison.Ordinal) =>
-                    "Must be an array.",
-                _ when name.StartsWith("CampaignSlices.", StringComparison.Ordinal) || name.StartsWith("System.Text.Json.Nodes.JsonObject", StringComparison.Ordinal) =>
-                    "Must be an object.",
-                _ => "Wrong type or format for this field.",
-            };
-        }
-
-        private static (int, string, Dictionary<string, string[]>?) DescribeBindFailure(Match match)
-        {
-            // The framework names the C# parameter; clients know it by its snake_case route or query name.
-            var name = JsonNamingPolicy.SnakeCaseLower.ConvertName(match.Groups["name"].Value);
-            var message = $"Must be a valid {Describe(match.Groups["type"].Value)}.";
-            return (400, $"'{match.Groups["value"].Value}' is not a valid value for {name}.", new() { [name] = [message] });
-        }
-
-        private static string Describe(string parameterType) => parameterType switch
-        {
-            "Guid" => "UUID",
-            "Int32" or "int" => "integer",
-            _ => parameterType.ToLowerInvariant(),
-        };
-
-        [GeneratedRegex("""^Failed to bind parameter "(?<type>[^ ]+) (?<name>[^"]+)" from "(?<value>.*)"\.$""")]
-        private static partial Regex BindFailure();
-
-        [GeneratedRegex("""could not be converted to (?<type>\S+?)\. Path:""")]
-        private static partial Regex ConvertedTo();
-
-        [GeneratedRegex("""^System\.Nullable`1\[(?<type>.+)\]$""")]
-        private static partial Regex NullableOf();
-
-        [GeneratedRegex("""property '([^']+)'""")]
-        private static partial Regex QuotedProperty();
+        /// <summary>The route's `…_id` values that do not parse as UUIDs: the only route values the service binds.</summary>
+        private static List<KeyValuePair<string, object?>> MalformedIds(HttpContext context) =>
+            [.. (context.Features.Get<IExceptionHandlerFeature>()?.RouteValues ?? []).Where(value => value.Key.EndsWith("_id", StringComparison.Ordinal) && !Guid.TryParse(value.Value as string, out _))];
     }
 }

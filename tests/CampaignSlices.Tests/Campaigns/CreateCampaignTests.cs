@@ -70,6 +70,28 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
     }
 
     [Fact]
+    public async Task A_known_column_is_a_valid_placeholder_even_when_the_dataset_was_imported_without_it()
+    {
+        var client = api.ClientFor(_user);
+        var import = await client.PostAsync("/api/v1/datasets?name=emails-only",
+            new StringContent("email\nann@example.com\n", System.Text.Encoding.UTF8, "text/csv"), TestContext.Current.CancellationToken);
+        var dataset = JsonNode.Parse(await import.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!["dataset_id"]!.GetValue<Guid>();
+
+        var created = await CreateAsync(client, Email(dataset).With("steps_config[0].message_template", "Hi {{ first_name }}, {{company}}"));
+        var (status, preflight) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{created["campaign_id"]}/preflight");
+
+        Assert.Equal(200, status);
+        Assert.Equal(["company", "first_name"], preflight["warnings"]!.AsArray().Select(w => (string)w!["field"]!).Order().ToArray());
+        Assert.All(preflight["warnings"]!.AsArray(), w => Assert.Equal("missing_placeholder", (string?)w!["code"]));
+        Assert.Equal(1, (int)preflight["summary"]!["launchable_rows"]!);
+
+        var (unknown, problem) = await SendAsync(client, HttpMethod.Post, "/api/v1/campaigns",
+            Email(dataset).With("steps_config[0].message_template", "Hi {{nickname}}"));
+        Assert.Equal(400, unknown);
+        Assert.Equal(["steps_config[0].message_template"], ErrorKeys(problem));
+    }
+
+    [Fact]
     public async Task A_full_create_response_matches_its_snapshot()
     {
         var client = api.ClientFor(_user);

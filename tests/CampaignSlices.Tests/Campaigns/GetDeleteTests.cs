@@ -37,6 +37,30 @@ public sealed class GetDeleteTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task A_read_answers_every_write_of_the_row_whoever_made_it()
+    {
+        var (client, created) = await CreatedAsync();
+        var url = $"/api/v1/campaigns/{created["campaign_id"]}";
+        await client.GetAsync(url, Ct);
+
+        await SendAsync(client, HttpMethod.Patch, url, new JsonObject { ["name"] = "Renamed" });
+        var afterPatch = await client.GetAsync(url, Ct);
+        // A write outside the API (an operator, a later migration) moves the version too, so no read answers the row as it was.
+        await using (var connection = await api.OpenDatabaseAsync())
+        await using (var command = new Npgsql.NpgsqlCommand("update campaigns set description = 'set in SQL' where campaign_id = @id", connection))
+        {
+            command.Parameters.AddWithValue("id", created["campaign_id"]!.GetValue<Guid>());
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+        var afterSql = await client.GetAsync(url, Ct);
+
+        Assert.Equal("\"2\"", afterPatch.Headers.ETag?.Tag);
+        Assert.Equal("Renamed", (string?)JsonNode.Parse(await afterPatch.Content.ReadAsStringAsync(Ct))!["name"]);
+        Assert.Equal("\"3\"", afterSql.Headers.ETag?.Tag);
+        Assert.Equal("set in SQL", (string?)JsonNode.Parse(await afterSql.Content.ReadAsStringAsync(Ct))!["description"]);
+    }
+
+    [Fact]
     public async Task Get_answers_the_created_campaign_with_its_etag()
     {
         var (client, created) = await CreatedAsync();

@@ -6,7 +6,7 @@ using Npgsql;
 
 namespace CampaignSlices.Tests.Operations;
 
-/// <summary>The RFC 9457 shape of every kind of error, as clients see it (SPEC 2).</summary>
+/// <summary>The RFC 9457 shape of every kind of error, as clients see it.</summary>
 public sealed class ProblemTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private const string Campaigns = "/api/v1/campaigns";
@@ -32,12 +32,26 @@ public sealed class ProblemTests(ApiFactory api) : IClassFixture<ApiFactory>
     [InlineData("duplicate-key", """{"name":"a","name":"b"}""", "name")]
     [InlineData("wrong-type", """{"steps_config":[{"channel":"email"},{"channel":"email","delay_days":"two"}]}""", "steps_config[1].delay_days")]
     [InlineData("unknown-enum-value", """{"type":"fax"}""", "type")]
-    [InlineData("not-json", """{"name": """, "name")]
+    [InlineData("not-json", """{"name": """, "$")]
     public async Task Strict_json_answers_400_naming_the_path(string snapshot, string body, string path)
     {
         var problem = await ProblemAsync(await PostJsonAsync(body), HttpStatusCode.BadRequest);
         Assert.Equal([path], problem["errors"]!.AsObject().Select(error => error.Key));
         Snapshot.Match(problem.ToJsonString(), $"400-{snapshot}");
+    }
+
+    [Theory]
+    [InlineData("""{"name":"x",}""", 1, 13)]
+    [InlineData("""{"steps_config":[{"channel":"email",}]}""", 1, 37)]
+    [InlineData("{\n  \"name\": ", 2, 11)]
+    [InlineData("""{"name":"x"}}""", 1, 13)]
+    [InlineData("not json", 1, 2)]
+    public async Task Malformed_json_is_one_message_naming_where_parsing_stopped(string body, int line, int column)
+    {
+        var problem = await ProblemAsync(await PostJsonAsync(body), HttpStatusCode.BadRequest);
+        var message = $"The body is not valid JSON: parsing stopped at line {line}, column {column}.";
+        Assert.Equal(message, (string?)problem["detail"]);
+        Assert.Equal(message, (string?)problem["errors"]!["$"]![0]);
     }
 
     [Fact]

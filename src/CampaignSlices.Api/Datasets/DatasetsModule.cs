@@ -1,3 +1,4 @@
+using Carter;
 using CampaignSlices.Api.Infrastructure;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -5,17 +6,11 @@ using Microsoft.OpenApi;
 namespace CampaignSlices.Api.Datasets;
 
 /// <summary>The route table of the datasets area.</summary>
-public static class DatasetEndpoints
+public sealed class DatasetsModule : ICarterModule
 {
-    public static void AddDatasets(this WebApplicationBuilder builder)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
-        builder.Services.AddSingleton(ImportDataset.Settings.Read(builder.Configuration));
-        builder.Services.AddSingleton<ImportDataset.Handler>();
-    }
-
-    public static void MapDatasetEndpoints(this IEndpointRouteBuilder api)
-    {
-        var datasets = api.MapGroup("/datasets").WithTags("Datasets").WithIdempotencyKeys();
+        var datasets = app.MapGroup("/api/v1/datasets").WithTags("Datasets").WithIdempotencyKeys();
         datasets.MapPost("/", ImportDataset.Endpoint).WithName("ImportDataset")
             .WithSummary("Import a dataset from CSV (streamed, query name=) or from JSON rows")
             .Accepts<ImportDataset.Request>("application/json", "text/csv")

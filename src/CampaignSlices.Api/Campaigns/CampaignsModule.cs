@@ -1,38 +1,17 @@
-using CampaignSlices.Api.Campaigns.Jobs;
+using Carter;
 using CampaignSlices.Api.Infrastructure;
-using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
 /// <summary>The route table of the campaigns area.</summary>
-public static class CampaignEndpoints
+public sealed class CampaignsModule : ICarterModule
 {
-    public static void AddCampaigns(this WebApplicationBuilder builder)
+    public void AddRoutes(IEndpointRouteBuilder app)
     {
-        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration, builder.Environment);
-        builder.AddScheduling(quartz => quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
-            .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
-            .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever())));
-        builder.Services.AddSingleton<CampaignValidator>();
-        builder.Services.AddSingleton<CampaignRequestValidator>();
-        builder.Services.AddSingleton<CreateCampaign.Handler>();
-        builder.Services.AddSingleton<PatchCampaign.Handler>();
-        builder.Services.AddSingleton<LaunchCampaign.Handler>();
-        builder.Services.AddSingleton<LaunchCampaign.Enrollment>();
-        builder.Services.AddSingleton<StartScheduledLaunch.Handler>();
-        builder.Services.AddSingleton<CampaignLifecycle>();
-        builder.Services.AddTransient<EnrollLeadsJob>();
-        builder.Services.AddTransient<ScheduledLaunchJob>();
-        builder.Services.AddSingleton(webhooks);
-        builder.Services.AddSingleton<DeliverWebhooks.Handler>();
-        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName);
-    }
-
-    public static void MapCampaignEndpoints(this IEndpointRouteBuilder api)
-    {
-        var campaigns = api.MapGroup("/campaigns").WithTags("Campaigns").WithIdempotencyKeys();
+        var campaigns = app.MapGroup("/api/v1/campaigns").WithTags("Campaigns").WithIdempotencyKeys();
         campaigns.MapPost("/", CreateCampaign.Endpoint).WithName("CreateCampaign").WithETag().WithSummary("Create a campaign (always a draft)")
-            .WithDescription("Validates the whole campaign (SPEC 3) and stores it as a draft owned by the caller. Answers 201 with the campaign, its Location and ETag. Honours Idempotency-Key.")
+            .WithDescription("Validates the whole campaign and stores it as a draft owned by the caller. Answers 201 with the campaign, its Location and ETag. Honours Idempotency-Key.")
+            .Accepts<CreateCampaign.Request>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         campaigns.MapGet("/", ListCampaigns.Endpoint).WithName("ListCampaigns").WithSummary("List the caller's campaigns, newest first")
             .WithDescription("The caller's campaigns, newest first, optionally filtered by status and type. Pages hold 1 to 200 items (default 50); pass next_cursor back as cursor for the next page.")
@@ -41,11 +20,12 @@ public static class CampaignEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapGet("/{campaign_id}", GetCampaign.Endpoint).WithName("GetCampaign").WithETag().WithSummary("Read a campaign")
             .WithDescription("One campaign of the caller, with its ETag for If-Match. Another user's campaign answers 404.")
+            .Produces<Campaign>(StatusCodes.Status200OK, "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapPatch("/{campaign_id}", PatchCampaign.Endpoint).WithName("PatchCampaign").WithETag()
             .WithSummary("Change some fields of a campaign, as its status allows")
             .WithDescription("A partial update: fields left out are untouched, an explicit null clears a nullable field. The whole body and the merged campaign are validated before anything is written; a field the status locks answers 409 unless the value sent equals the stored one.")
-            .Accepts<CampaignSettings>("application/json")
+            .Accepts<CampaignFields>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         campaigns.MapGet("/{campaign_id}/preflight", Preflight.Endpoint).WithName("PreflightCampaign")
             .WithSummary("Check the campaign's leads against its steps; writes nothing")
@@ -69,7 +49,7 @@ public static class CampaignEndpoints
             .WithSummary("Cancel a campaign for good")
             .WithDescription("Cancels a scheduled, active, paused or draining campaign for good; its pending triggers are removed. Cancelling a cancelled campaign answers 200 with no change.")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        campaigns.MapGet("/{campaign_id}/events", CampaignEvents.Endpoint).WithName("ListCampaignEvents")
+        campaigns.MapGet("/{campaign_id}/events", ListCampaignEvents.Endpoint).WithName("ListCampaignEvents")
             .WithSummary("The campaign's audit trail, oldest first")
             .WithDescription("Every status change and update of the campaign, oldest first, with who made it (user or system).")
             .ProducesProblem(StatusCodes.Status400BadRequest);
