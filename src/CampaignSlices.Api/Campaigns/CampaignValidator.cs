@@ -24,6 +24,9 @@ public sealed class CampaignRequestValidator : AbstractValidator<CampaignFields>
 public sealed partial class CampaignValidator : AbstractValidator<CampaignFields>
 {
     private const string DatasetColumnsKey = "dataset_columns";
+
+    /// <summary>Metadata is measured as its compact UTF-8 text: letters outside ASCII count their UTF-8 bytes, not a \uXXXX escape.</summary>
+    private static readonly JsonSerializerOptions CompactUtf8 = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private const int MaxDelayMinutes = 30 * 24 * 60;
     private const string MustNotBeNull = "Must not be null.";
     private static readonly HashSet<string> SignaturePlaceholders = ["sender_first_name", "sender_last_name", "sender_email", "first_name"];
@@ -52,7 +55,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
                 else
                     context.RootContextData[DatasetColumnsKey] = columns;
             });
-        RuleFor(c => c.Name).NotNull().WithMessage("Required.")
+        RuleFor(c => c.Name).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
             .Must(name => !string.IsNullOrWhiteSpace(name)).WithMessage("Must not be blank.")
             .MaximumLength(255).WithMessage("At most 255 characters.");
         RuleFor(c => c.Description).MaximumLength(1000).WithMessage("At most 1000 characters.");
@@ -63,6 +66,8 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
             .NotEqual(c => c.SendingWindowStart).WithMessage("Must differ from sending_window_start.");
         RuleFor(c => c.MinIntervalSeconds).InclusiveBetween(60, 3600).WithMessage("Must be between 60 and 3600.");
         RuleFor(c => c.Timezone).Must(IsIanaZone!).When(c => c.Timezone is not null).WithMessage("Must be an IANA time zone such as Europe/Berlin.");
+        RuleFor(c => c.BlackoutDates).Must(dates => dates!.Count <= 366).When(c => c.BlackoutDates is not null).WithMessage("At most 366 dates.")
+            .Must(dates => dates!.Distinct().Count() == dates!.Count).When(c => c.BlackoutDates is not null).WithMessage("Dates must not repeat.");
         RuleFor(c => c.SendDays).NotEmpty().WithMessage("Needs at least one day.")
             .Must(days => days!.Distinct().Count() == days!.Count).When(c => c.SendDays is not null).WithMessage("Days must not repeat.");
         RuleFor(c => c.Signature).MaximumLength(2000).WithMessage("At most 2000 characters.")
@@ -81,7 +86,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
             .Must(IsHttpUrl!).WithMessage("Must be an absolute http(s) URL of at most 2048 characters.")
             .When(c => c.WebhookConfig is not null);
         RuleFor(c => c.WebhookConfig!.Metadata)
-            .Must(metadata => metadata is null || JsonSerializer.SerializeToUtf8Bytes(metadata).Length <= 4096)
+            .Must(metadata => metadata is null || JsonSerializer.SerializeToUtf8Bytes(metadata, CompactUtf8).Length <= 4096)
             .WithMessage("At most 4 KiB.")
             .When(c => c.WebhookConfig is not null);
         RuleFor(c => c.OperatingHours).Custom((hours, context) => CheckOperatingHours(hours, context));

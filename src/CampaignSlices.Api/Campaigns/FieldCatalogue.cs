@@ -24,7 +24,7 @@ public sealed class FieldAttribute(FieldGroup group) : Attribute
 }
 
 /// <summary>How a field's value travels to and from its column.</summary>
-public enum ColumnKind { Scalar, Timestamp, Enum, EnumList, TextList, Document }
+public enum ColumnKind { Scalar, Timestamp, Enum, EnumList, TextList, DateList, Document }
 
 /// <summary>One client-settable field: its wire name, column, PATCH group, default, and how it is stored.</summary>
 public sealed class CampaignField
@@ -47,6 +47,7 @@ public sealed class CampaignField
         Kind = _valueType == typeof(DateTimeOffset) ? ColumnKind.Timestamp
             : _valueType.IsEnum ? ColumnKind.Enum
             : _valueType == typeof(List<string>) ? ColumnKind.TextList
+            : _valueType == typeof(List<DateOnly>) ? ColumnKind.DateList
             : _valueType.IsGenericType && _valueType.GetGenericArguments()[0].IsEnum ? ColumnKind.EnumList
             : _valueType.IsPrimitive || _valueType == typeof(string) || _valueType == typeof(Guid) ? ColumnKind.Scalar
             : ColumnKind.Document;
@@ -76,6 +77,7 @@ public sealed class CampaignField
         DateTimeOffset timestamp => timestamp.ToUniversalTime(),
         Enum value => value.ToWire(),
         List<string> texts => texts.ToArray(),
+        List<DateOnly> dates => dates.ToArray(),
         IEnumerable values when Kind == ColumnKind.EnumList => values.Cast<Enum>().Select(value => value.ToWire()).ToArray(),
         var value when Kind == ColumnKind.Document => JsonSerializer.Serialize(value, _property.PropertyType, Json.Options),
         var value => value,
@@ -94,6 +96,8 @@ public sealed class CampaignField
                 return Json.FromWire(_valueType, reader.GetString(ordinal));
             case ColumnKind.TextList:
                 return reader.GetFieldValue<string[]>(ordinal).ToList();
+            case ColumnKind.DateList:
+                return reader.GetFieldValue<DateOnly[]>(ordinal).ToList();
             case ColumnKind.EnumList:
                 var list = (IList)Activator.CreateInstance(_valueType)!;
                 foreach (var text in reader.GetFieldValue<string[]>(ordinal))

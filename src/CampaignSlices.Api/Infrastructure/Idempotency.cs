@@ -7,7 +7,7 @@ using Npgsql;
 namespace CampaignSlices.Api.Infrastructure;
 
 /// <summary>
-/// Idempotency-Key for every POST of a group that opts in (SPEC 2): the same key and body replay the
+/// Idempotency-Key for every POST of a group that opts in (docs/api.md): the same key and body replay the
 /// first answer, another body is 422, a request still running is 409. Keys are per user, kept 24 h.
 /// </summary>
 public static class Idempotency

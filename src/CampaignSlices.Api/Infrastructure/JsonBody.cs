@@ -1,4 +1,4 @@
-using System.Collections;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OneOf;
@@ -64,6 +64,9 @@ public static class JsonBody
             return kind == JsonValueKind.String && value.TryGetGuid(out _) ? null : At(path, "Must be a UUID.");
         if (target == typeof(DateTimeOffset))
             return kind == JsonValueKind.String && Json.TryParseTimestamp(value.GetString(), out _) ? null : At(path, Json.TimestampExpected);
+        if (target == typeof(DateOnly))
+            return kind == JsonValueKind.String && DateOnly.TryParseExact(value.GetString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _)
+                ? null : At(path, "Must be a date as YYYY-MM-DD.");
         if (target.IsEnum)
             return kind == JsonValueKind.String && Json.WireNames(target).Contains(value.GetString()!) ? null
                 : At(path, $"Must be one of: {string.Join(", ", Json.WireNames(target))}.");

@@ -18,9 +18,3 @@ public static class Logs
         });
     }
 }
-
-public static class RequestLimits
-{
-    /// <summary>1 MiB for every JSON body; dataset import raises it for its own endpoint.</summary>
-    public const long JsonBodyBytes = 1024 * 1024;
-}

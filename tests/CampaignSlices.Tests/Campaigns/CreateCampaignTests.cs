@@ -10,11 +10,12 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
 {
     private readonly Guid _user = Guid.NewGuid();
 
-    /// <summary>Every field of SPEC 3.1, in its order: each is always in a response, null when unset.</summary>
+    /// <summary>Every field of a campaign answer, in its documented order (docs/campaign-fields.md): each is always in a response, null when unset.</summary>
     public static readonly string[] ResponseFields =
     [
         "campaign_id", "user_id", "dataset_id", "name", "description", "type", "status", "launch_type", "start_date", "end_date",
-        "daily_limit", "sending_window_start", "sending_window_end", "min_interval_seconds", "timezone", "send_days", "operating_hours",
+        "daily_limit", "sending_window_start", "sending_window_end", "min_interval_seconds", "timezone", "send_days", "blackout_dates",
+        "operating_hours",
         "steps_config", "alias_ids", "account_limits", "connected_account_id", "skip_other_campaigns", "stop_on_reply", "open_tracking",
         "signature", "voice_config", "webhook_config", "system_prompt", "unreviewed_launch_policy", "personalization_reviewed_at",
         "playground_discovery_dismissed_at", "paused_reason", "total_leads", "processed_leads", "launch_job_id", "launch_requested_at",
@@ -38,6 +39,7 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
         Assert.Equal("draft", (string?)body["status"]);
         Assert.Equal("immediate", (string?)body["launch_type"]);
         Assert.Equal(100, (int)body["daily_limit"]!);
+        Assert.Equal("[]", body["blackout_dates"]!.ToJsonString());
         Assert.Equal("09:00", (string?)body["sending_window_start"]);
         Assert.Equal("17:00", (string?)body["sending_window_end"]);
         Assert.Equal(300, (int)body["min_interval_seconds"]!);

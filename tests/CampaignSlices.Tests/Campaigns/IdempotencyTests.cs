@@ -7,7 +7,7 @@ using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>Idempotency-Key on POST (SPEC 2): replay, mismatch, a request still running, per-user keys, expiry.</summary>
+/// <summary>Idempotency-Key on POST (docs/api.md): replay, mismatch, a request still running, per-user keys, expiry.</summary>
 public sealed class IdempotencyTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -9,7 +9,7 @@ using static CampaignSlices.Tests.Campaigns.LaunchFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>POST …/launch (SPEC 5.2): through the background enrollment to active, refusals, races and idempotency.</summary>
+/// <summary>POST …/launch (docs/preflight-and-launch.md): through the background enrollment to active, refusals, races and idempotency.</summary>
 public sealed class LaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private readonly Guid _user = Guid.NewGuid();

@@ -6,13 +6,13 @@ using static CampaignSlices.Tests.Campaigns.LaunchFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>Pause, resume, cancel, launch and delete from every status (SPEC 5.1, 5.4), retries answered without change, events.</summary>
+/// <summary>Pause, resume, cancel, launch and delete from every status (docs/status-and-patch-rules.md), retries answered without change, events.</summary>
 public sealed class LifecycleTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private readonly Guid _user = Guid.NewGuid();
 
     /// <summary>
-    /// SPEC 5.1 written out: every status against every action, with the answer and the status after.
+    /// The lifecycle table of docs/status-and-patch-rules.md written out: every status against every action, with the answer and the status after.
     /// "Already there" answers 200 unchanged: pause of paused, cancel of cancelled, and resume of a
     /// campaign already on its way (launching, scheduled, active), the statuses a resume leads to.
     /// </summary>

@@ -10,7 +10,7 @@ namespace CampaignSlices.Tests.Campaigns;
 /// <summary>PATCH beyond the status table (PatchRulesTests): equal values, nulls, validation, If-Match, concurrency, events.</summary>
 public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
-    /// <summary>What the server keeps to itself (SPEC 6: sending any of them is 400).</summary>
+    /// <summary>What the server keeps to itself (sending any of them is 400).</summary>
     private static readonly string[] ReadOnlyFields =
     [
         "campaign_id", "user_id", "status", "paused_reason", "total_leads", "processed_leads", "launch_job_id",

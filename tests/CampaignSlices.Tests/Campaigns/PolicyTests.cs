@@ -9,7 +9,7 @@ using static CampaignSlices.Tests.Campaigns.ScheduledFixtures;
 namespace CampaignSlices.Tests.Campaigns;
 
 /// <summary>
-/// The unreviewed-launch policy (SPEC 5.3). Most cases run what the trigger runs
+/// The unreviewed-launch policy (docs/preflight-and-launch.md). Most cases run what the trigger runs
 /// (<see cref="StartScheduledLaunch.Handler"/>) at once instead of waiting for start_date; two let a real trigger fire.
 /// </summary>
 public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>

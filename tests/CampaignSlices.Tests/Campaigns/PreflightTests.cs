@@ -6,7 +6,7 @@ using static CampaignSlices.Tests.Campaigns.LaunchFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>GET …/preflight (SPEC 5.2): each warning code on a small crafted dataset, blocking or not, the limit and the summary.</summary>
+/// <summary>GET …/preflight (docs/preflight-and-launch.md): each warning code on a small crafted dataset, blocking or not, the limit and the summary.</summary>
 public sealed class PreflightTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private readonly Guid _user = Guid.NewGuid();

@@ -5,7 +5,7 @@ using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>Several service instances on one database, and instances stopped and started around a trigger (SPEC 5.5).</summary>
+/// <summary>Several service instances on one database, and instances stopped and started around a trigger (docs/preflight-and-launch.md).</summary>
 public sealed class ReplicaTests
 {
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;

@@ -7,7 +7,7 @@ using static CampaignSlices.Tests.Campaigns.ScheduledFixtures;
 namespace CampaignSlices.Tests.Campaigns;
 
 /// <summary>
-/// Scheduled launches on real Quartz triggers (SPEC 5.2, 5.4): a trigger fires at start_date, follows
+/// Scheduled launches on real Quartz triggers (docs/preflight-and-launch.md): a trigger fires at start_date, follows
 /// a moved start_date, and is removed by pause and cancel and made again by resume.
 /// </summary>
 public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFactory>

@@ -7,7 +7,7 @@ using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
 namespace CampaignSlices.Tests.Campaigns;
 
 /// <summary>
-/// SPEC 3.1–3.3 on create: both sides of every bound, each cross-field rule, and the exact JSON path
+/// The field rules of docs/campaign-fields.md on create: both sides of every bound, each cross-field rule, and the exact JSON path
 /// each 400 names. A case is a valid body of one type with one edit.
 /// </summary>
 public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
@@ -68,6 +68,10 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["send_days empty"] = new("email", b => b.Set("send_days", new JsonArray()), "send_days"),
         ["send_days repeated"] = new("email", b => b.Set("send_days", new JsonArray("mon", "tue", "mon")), "send_days"),
         ["send_days full name"] = new("email", b => b.Set("send_days", new JsonArray("monday")), "send_days[0]"),
+        ["blackout_dates 367"] = new("email", b => b.Set("blackout_dates", Dates(367)), "blackout_dates"),
+        ["blackout_dates repeated"] = new("email", b => b.Set("blackout_dates", new JsonArray("2027-01-01", "2027-01-01")), "blackout_dates"),
+        ["blackout_dates with a time"] = new("email", b => b.Set("blackout_dates", new JsonArray("2027-01-01T00:00:00Z")), "blackout_dates[0]"),
+        ["blackout_dates not a day"] = new("email", b => b.Set("blackout_dates", new JsonArray("2027-02-30")), "blackout_dates[0]"),
         ["operating_hours overlapping windows"] = new("email", b => b.Set("operating_hours", new JsonObject
             { ["mon"] = Days(Window("09:00", "12:00"), Window("11:59", "13:00")) }), "operating_hours.mon"),
         ["operating_hours overlap listed out of order"] = new("email", b => b.Set("operating_hours", new JsonObject
@@ -209,6 +213,8 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["webhook url missing"] = new("email", b => b.Set("webhook_config", new JsonObject { ["metadata"] = new JsonObject() }), "webhook_config.url"),
         ["webhook metadata over 4 KiB"] = new("email", b => b.Set("webhook_config", new JsonObject
             { ["url"] = "https://example.com/h", ["metadata"] = new JsonObject { ["k"] = Text(4089) } }), "webhook_config.metadata"),
+        ["webhook metadata over 4 KiB of UTF-8"] = new("email", b => b.Set("webhook_config", new JsonObject
+            { ["url"] = "https://example.com/h", ["metadata"] = new JsonObject { ["k"] = new string('ü', 2045) } }), "webhook_config.metadata"),
         ["webhook metadata not an object"] = new("email", b => b.Set("webhook_config", new JsonObject
             { ["url"] = "https://example.com/h", ["metadata"] = "crm-42" }), "webhook_config.metadata"),
 
@@ -301,6 +307,7 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["timezone America/Argentina/Buenos_Aires"] = new("email", b => b.Set("timezone", "America/Argentina/Buenos_Aires")),
         ["send_days all seven"] = new("email", b => b.Set("send_days", new JsonArray("mon", "tue", "wed", "thu", "fri", "sat", "sun"))),
         ["send_days one"] = new("email", b => b.Set("send_days", new JsonArray("sun"))),
+        ["blackout_dates 366"] = new("email", b => b.Set("blackout_dates", Dates(366))),
         ["operating_hours touching windows"] = new("email", b => b.Set("operating_hours", new JsonObject
             { ["mon"] = Days(Window("09:00", "12:00"), Window("12:00", "13:00")), ["sat"] = Days(Window("00:00", "23:59")) })),
         ["operating_hours no days"] = new("email", b => b.Set("operating_hours", new JsonObject())),
@@ -344,6 +351,8 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         ["webhook http url of 2048 chars"] = new("email", b => b.Set("webhook_config", new JsonObject { ["url"] = LongUrl(2048) })),
         ["webhook metadata exactly 4 KiB"] = new("email", b => b.Set("webhook_config", new JsonObject
             { ["url"] = "https://example.com/h", ["metadata"] = new JsonObject { ["k"] = Text(4088) } })),
+        ["webhook metadata exactly 4 KiB of UTF-8"] = new("email", b => b.Set("webhook_config", new JsonObject
+            { ["url"] = "https://example.com/h", ["metadata"] = new JsonObject { ["k"] = new string('ü', 2044) } })),
         ["webhook metadata nested"] = new("email", b => b.Set("webhook_config", new JsonObject
             { ["url"] = "https://example.com/h", ["metadata"] = new JsonObject { ["crm"] = new JsonObject { ["ids"] = new JsonArray(1, 2) } } })),
         ["scheduled in the future"] = new("email", b => { b.Set("launch_type", "scheduled"); b.Set("start_date", Tomorrow); }),
@@ -386,6 +395,9 @@ public sealed class ValidationTests(ApiFactory api) : IClassFixture<ApiFactory>
         }),
         ["voice without retry_config"] = new("voice", b => b.Drop("voice_config.retry_config")),
     };
+
+    private static JsonArray Dates(int count) =>
+        new([.. Enumerable.Range(0, count).Select(day => (JsonNode)new DateOnly(2027, 1, 1).AddDays(day).ToString("yyyy-MM-dd"))]);
 
     public static TheoryData<string> RejectedCases => new(Rejected.Keys.ToArray());
 
