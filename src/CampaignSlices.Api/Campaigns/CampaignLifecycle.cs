@@ -22,9 +22,16 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
         ETags.IfMatch? IfMatch { get; }
     }
 
+    /// <summary>What launch_job_id names after a change: as it was, nothing (its trigger is gone), or the job now pending.</summary>
+    public enum LaunchJob { Kept, Cleared, Enrollment, ScheduledStart }
+
     /// <summary>The new status and what goes with it; <see cref="Alongside"/> runs in the same transaction, scheduler enlisted.</summary>
-    public sealed record Change(CampaignStatusRules.StatusChange Transition, string? PausedReason = null, bool MarkReviewed = false, bool RequestLaunch = false)
+    public sealed record Change(CampaignStatusRules.StatusChange Transition, string? PausedReason = null, bool MarkReviewed = false,
+        LaunchJob Job = LaunchJob.Kept)
     {
+        /// <summary>An enrollment is requested now (launch_requested_at is set and the job scheduled).</summary>
+        public bool RequestsLaunch => Job == LaunchJob.Enrollment;
+
         public Func<Scope, Task>? Alongside { get; init; }
     }
 
@@ -57,15 +64,21 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
             status = change.Transition.To.ToWire(),
             pausedReason = change.PausedReason,
             markReviewed = change.MarkReviewed,
-            requestLaunch = change.RequestLaunch,
-            jobId = change.RequestLaunch ? EnrollLeadsJob.KeyFor(request.CampaignId).ToString() : null,
+            requestLaunch = change.RequestsLaunch,
+            keepJob = change.Job == LaunchJob.Kept,
+            jobId = change.Job switch
+            {
+                LaunchJob.Enrollment => EnrollLeadsJob.KeyFor(request.CampaignId).ToString(),
+                LaunchJob.ScheduledStart => ScheduledLaunchJob.JobFor(request.CampaignId).ToString(),
+                _ => null,
+            },
             now,
         }, transaction, cancellationToken: ct));
         await CampaignEvents.RecordStatusChangeAsync(connection, transaction, request.CampaignId, change.Transition, CampaignEvents.ByUser, now, ct,
             reason: change.PausedReason);
         using (scheduler.EnlistTransaction(transaction))
         {
-            if (change.RequestLaunch)
+            if (change.RequestsLaunch)
                 await EnrollLeadsJob.ScheduleAsync(scheduler, request.CampaignId, now, ct);
             if (change.Alongside is { } alongside)
                 await alongside(new Scope(scheduler, connection, transaction, campaign, now, ct));
@@ -92,7 +105,7 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
             paused_reason = @pausedReason,
             personalization_reviewed_at = case when @markReviewed then coalesce(c.personalization_reviewed_at, @now) else c.personalization_reviewed_at end,
             launch_requested_at = case when @requestLaunch then @now else c.launch_requested_at end,
-            launch_job_id = case when @requestLaunch then @jobId else c.launch_job_id end,
+            launch_job_id = case when @keepJob then c.launch_job_id else @jobId end,
             updated_at = @now
         where c.campaign_id = @campaignId
         returning {CampaignStore.Columns}

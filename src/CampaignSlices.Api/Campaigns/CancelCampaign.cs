@@ -26,7 +26,9 @@ public static class CancelCampaign
             await lifecycle.ApplyAsync(command, LifecycleAction.Cancel, "cancelled", Decide, ct);
 
         private static CampaignLifecycle.Change Decide(Campaign campaign, DateTimeOffset now) =>
-            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Cancelled, CampaignEventType.Cancelled))
+            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Cancelled, CampaignEventType.Cancelled),
+                // Never launched: the pending start trigger goes, and nothing names it. Launched: the job that did it stays on record.
+                Job: campaign.LaunchedAt is null ? CampaignLifecycle.LaunchJob.Cleared : CampaignLifecycle.LaunchJob.Kept)
             {
                 Alongside = async scope =>
                 {

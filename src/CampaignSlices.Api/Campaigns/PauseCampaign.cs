@@ -27,7 +27,9 @@ public static class PauseCampaign
             await lifecycle.ApplyAsync(command, LifecycleAction.Pause, "paused", Decide, ct);
 
         private static CampaignLifecycle.Change Decide(Campaign campaign, DateTimeOffset now) =>
-            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Paused, CampaignEventType.Paused), PausedReason: UserRequested)
+            new(CampaignStatusRules.Change(campaign.Status, CampaignStatus.Paused, CampaignEventType.Paused), PausedReason: UserRequested,
+                // A scheduled campaign's start trigger is removed; resume makes it again.
+                Job: campaign.Status == CampaignStatus.Scheduled ? CampaignLifecycle.LaunchJob.Cleared : CampaignLifecycle.LaunchJob.Kept)
             {
                 Alongside = campaign.Status == CampaignStatus.Scheduled
                     ? scope => ScheduledLaunchJob.UnscheduleAsync(scope.Scheduler, campaign.CampaignId, scope.Ct)

@@ -33,11 +33,11 @@ public static class ResumeCampaign
             return target switch
             {
                 CampaignStatus.Active => new(transition),
-                CampaignStatus.Scheduled => new(transition, MarkReviewed: heldForReview)
+                CampaignStatus.Scheduled => new(transition, MarkReviewed: heldForReview, Job: CampaignLifecycle.LaunchJob.ScheduledStart)
                 {
                     Alongside = scope => ScheduledLaunchJob.ScheduleAsync(scope.Scheduler, campaign.CampaignId, campaign.StartDate!.Value, scope.Ct),
                 },
-                _ => new(transition, MarkReviewed: heldForReview, RequestLaunch: true),
+                _ => new(transition, MarkReviewed: heldForReview, Job: CampaignLifecycle.LaunchJob.Enrollment),
             };
         }
     }

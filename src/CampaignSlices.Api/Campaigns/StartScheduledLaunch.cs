@@ -67,9 +67,9 @@ public static class StartScheduledLaunch
     private const string Sql = """
         update campaigns c
         set status = @status, paused_reason = @pausedReason,
-            -- back to draft (the cancel policy): no launch is pending, so nothing may name one
+            -- back to draft (the cancel policy): no launch is pending; held or not, the fired trigger is gone, so nothing names it
             launch_requested_at = case when @launching then @now when @backToDraft then null else c.launch_requested_at end,
-            launch_job_id = case when @launching then @jobId when @backToDraft then null else c.launch_job_id end,
+            launch_job_id = case when @launching then @jobId else null end,
             updated_at = @now
         where c.campaign_id = @campaignId
         """;

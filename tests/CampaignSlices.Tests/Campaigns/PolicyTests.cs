@@ -44,6 +44,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         var (_, campaign) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}");
         Assert.Equal(("paused", "pending_personalization_review"), ((string?)campaign["status"], (string?)campaign["paused_reason"]));
         Assert.Null(campaign["launched_at"]);
+        Assert.Null(campaign["launch_job_id"]);
         var (_, events) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}/events");
         Snapshot.Match(events.ToJsonString(), "hold-events");
         Assert.Equal(("held_for_review", "paused", "pending_personalization_review"), await NotificationAsync(id));

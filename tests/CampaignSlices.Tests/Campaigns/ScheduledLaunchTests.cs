@@ -13,7 +13,7 @@ namespace CampaignSlices.Tests.Campaigns;
 public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
-    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(3);
 
     [Fact]
     public async Task A_trigger_fires_at_start_date_and_the_campaign_launches()
@@ -120,6 +120,7 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal(("paused", "user_requested"), ((string?)campaign["status"], (string?)campaign["paused_reason"]));
         Assert.Null(await TriggerAsync(api, paused));
         Assert.False(await LaunchJobExistsAsync(api, paused));
+        Assert.Null(campaign["launch_job_id"]);
         Assert.Equal(200, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{paused}/pause")).Status);
         await WaitForStatusAsync(client, control, "active");
         Assert.Equal("paused", (string?)(await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{paused}")).Body["status"]);
@@ -142,6 +143,7 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal(200, status);
         Assert.Equal("scheduled", (string?)campaign["status"]);
         Assert.Null(campaign["paused_reason"]);
+        Assert.Equal($"scheduled-launch.launch-{id}", (string?)campaign["launch_job_id"]);
         Assert.Equal(start, (await TriggerAsync(api, id))?.NextFireTime);
         // Asked again: answered as done, nothing changes.
         var (again, scheduled) = await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/resume");
@@ -188,6 +190,7 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         Assert.Equal("cancelled", (string?)campaign["status"]);
         Assert.Null(await TriggerAsync(api, id));
         Assert.False(await LaunchJobExistsAsync(api, id));
+        Assert.Null(campaign["launch_job_id"]);
         Assert.Equal(["scheduled", "cancelled"], EventTypes(await EventsAsync(client, id)));
     }
 
