@@ -1,7 +1,10 @@
+using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
+using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using OneOf;
 using Quartz;
@@ -15,7 +18,7 @@ namespace CampaignSlices.Api.Campaigns;
 public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers)
 {
     /// <summary>A user action on a campaign: its id, the caller, and the If-Match it was sent with.</summary>
-    public interface IAction
+    public interface IAction : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>
     {
         Guid CampaignId { get; }
         Guid UserId { get; }
@@ -86,6 +89,11 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
         }
         return changed!;
     }
+
+    /// <summary>The endpoint of a lifecycle action: the command made from the route and the caller, sent, its outcome mapped.</summary>
+    public static Delegate Endpoint(Func<Guid, Guid, ETags.IfMatch?, IAction> command) =>
+        async ([FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender, HttpRequest request, HttpResponse response,
+            CancellationToken ct) => ToHttp(await sender.Send(command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
 
     /// <summary>The one HTTP mapping of a lifecycle outcome.</summary>
     public static Results<Ok<Campaign>, ProblemHttpResult> ToHttp(OneOf<Campaign, WrongStatus, Stale, Missing> outcome, HttpResponse response) =>

@@ -1,24 +1,17 @@
 // Cancels a scheduled, active, paused or draining campaign for good: its trigger is removed and its leads stop.
-using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using Mediator;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class CancelCampaign
 {
-    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
-        : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>, CampaignLifecycle.IAction;
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch) : CampaignLifecycle.IAction;
 
-    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
-        HttpRequest request, HttpResponse response, CancellationToken ct) =>
-        CampaignLifecycle.ToHttp(await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
+    public static readonly Delegate Endpoint = CampaignLifecycle.Endpoint((campaignId, userId, ifMatch) => new Command(campaignId, userId, ifMatch));
 
     public sealed class Handler(CampaignLifecycle lifecycle) : ICommandHandler<Command, OneOf<Campaign, WrongStatus, Stale, Missing>>
     {

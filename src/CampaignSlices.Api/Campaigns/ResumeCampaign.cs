@@ -1,23 +1,16 @@
 // Resumes a paused campaign: back to active if it was launched, else to scheduled or launching.
-using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Mediator;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using OneOf;
 
 namespace CampaignSlices.Api.Campaigns;
 
 public static class ResumeCampaign
 {
-    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch)
-        : ICommand<OneOf<Campaign, WrongStatus, Stale, Missing>>, CampaignLifecycle.IAction;
+    public sealed record Command(Guid CampaignId, Guid UserId, ETags.IfMatch? IfMatch) : CampaignLifecycle.IAction;
 
-    public static async Task<Results<Ok<Campaign>, ProblemHttpResult>> Endpoint(
-        [FromRoute(Name = "campaign_id")] Guid campaignId, ClaimsPrincipal user, ISender sender,
-        HttpRequest request, HttpResponse response, CancellationToken ct) =>
-        CampaignLifecycle.ToHttp(await sender.Send(new Command(campaignId, user.UserId(), ETags.Precondition(request)), ct), response);
+    public static readonly Delegate Endpoint = CampaignLifecycle.Endpoint((campaignId, userId, ifMatch) => new Command(campaignId, userId, ifMatch));
 
     public sealed class Handler(CampaignLifecycle lifecycle) : ICommandHandler<Command, OneOf<Campaign, WrongStatus, Stale, Missing>>
     {
