@@ -61,10 +61,11 @@ public sealed class Schedule
     }
 
     /// <summary>The schedule of a campaign, its left-out settings taking their defaults.</summary>
-    public static Schedule FromCampaign(CampaignFields campaign, IEnumerable<DateOnly> blackoutDates)
+    public static Schedule FromCampaign(CampaignFields campaign)
     {
         var fields = FieldCatalogue.WithDefaults(campaign); // every schedule field but operating_hours has a default
-        return FromSettings(fields.Timezone!, fields.SendDays!, fields.SendingWindowStart!, fields.SendingWindowEnd!, fields.OperatingHours, blackoutDates);
+        return FromSettings(fields.Timezone!, fields.SendDays!, fields.SendingWindowStart!, fields.SendingWindowEnd!, fields.OperatingHours,
+            fields.BlackoutDates!);
     }
 
     /// <summary>

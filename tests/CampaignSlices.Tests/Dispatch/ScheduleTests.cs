@@ -118,7 +118,7 @@ public class ScheduleTests
     [Fact]
     public void A_campaign_without_schedule_settings_takes_the_defaults()
     {
-        var schedule = Schedule.FromCampaign(new CampaignFields(), []);
+        var schedule = Schedule.FromCampaign(new CampaignFields());
         Assert.Equal(DateTimeZone.Utc, schedule.CampaignZone);
         Assert.Equal(At("2026-06-01T09:00Z"), Next(schedule, "2026-05-30T12:00Z")); // a Saturday → Monday 09:00
         Assert.Equal(At("2026-06-02T09:00Z"), Next(schedule, "2026-06-01T17:00Z"));
@@ -127,8 +127,12 @@ public class ScheduleTests
     [Fact]
     public void A_campaign_schedule_reads_its_fields()
     {
-        var fields = new CampaignFields { Timezone = "Europe/London", SendDays = [Weekday.Sat], SendingWindowStart = "22:00", SendingWindowEnd = "02:00" };
-        var schedule = Schedule.FromCampaign(fields, [new DateOnly(2026, 6, 6)]);
+        var fields = new CampaignFields
+        {
+            Timezone = "Europe/London", SendDays = [Weekday.Sat], SendingWindowStart = "22:00", SendingWindowEnd = "02:00",
+            BlackoutDates = [new DateOnly(2026, 6, 6)],
+        };
+        var schedule = Schedule.FromCampaign(fields);
         Assert.Equal(At("2026-06-13T22:00+01:00"), Next(schedule, "2026-06-01T00:00Z", "Europe/London"));
     }
 
