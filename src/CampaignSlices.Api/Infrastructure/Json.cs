@@ -60,7 +60,7 @@ public static class Json
 
             public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
             {
-                if (reader.TokenType != JsonTokenType.String || !WireNames(typeof(T)).Contains(reader.GetString()!))
+                if (reader.TokenType != JsonTokenType.String || !ByWireName(typeof(T)).ContainsKey(reader.GetString()!))
                     throw new JsonException();
                 return _wire.Read(ref reader, typeToConvert, options);
             }
@@ -72,14 +72,15 @@ public static class Json
     public const string TimestampExpected = "Must be an ISO 8601 timestamp with a time zone offset, e.g. 2026-01-31T09:00:00Z.";
 
     /// <summary>The enum value of <paramref name="enumType"/> spelled <paramref name="wire"/> (as stored by the service).</summary>
-    public static object FromWire(Type enumType, string wire) =>
-        Enum.GetValues(enumType).Cast<Enum>().First(value => value.ToWire() == wire);
+    public static object FromWire(Type enumType, string wire) => ByWireName(enumType)[wire];
 
     /// <summary>The exact snake_case spellings an enum is read in.</summary>
-    public static IReadOnlySet<string> WireNames(Type enumType) => EnumWireNames.GetOrAdd(enumType,
-        type => Enum.GetValues(type).Cast<Enum>().Select(value => value.ToWire()).ToHashSet(StringComparer.Ordinal));
+    public static IReadOnlyCollection<string> WireNames(Type enumType) => ByWireName(enumType).Keys;
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IReadOnlySet<string>> EnumWireNames = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Dictionary<string, Enum>> EnumsByWireName = new();
+
+    private static Dictionary<string, Enum> ByWireName(Type enumType) => EnumsByWireName.GetOrAdd(enumType,
+        type => Enum.GetValues(type).Cast<Enum>().ToDictionary(value => value.ToWire(), StringComparer.Ordinal));
 
     /// <summary>An ISO 8601 timestamp that states its offset (`Z` or `±HH:MM`), as UTC.</summary>
     public static bool TryParseTimestamp(string? text, out DateTimeOffset value)
