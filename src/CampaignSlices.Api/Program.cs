@@ -19,6 +19,7 @@ builder.Services.AddCarter(configurator: carter => carter
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddAuth();
 await builder.AddDatabaseAsync();
+builder.AddKeyRing();
 builder.Services.AddHealth();
 builder.Services.AddOpenApiDocument();
 builder.AddDatasets();
@@ -27,6 +28,7 @@ builder.AddCampaigns();
 var app = builder.Build();
 app.StopEmbeddedDatabaseOnShutdown();
 await app.Services.GetRequiredService<Migrations>().ApplyAsync(app.Lifetime.ApplicationStopping);
+await app.LoadKeyRingAsync(app.Lifetime.ApplicationStopping);
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
