@@ -10,7 +10,7 @@ public static class CampaignServices
 {
     public static void AddCampaigns(this WebApplicationBuilder builder)
     {
-        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration, builder.Environment);
+        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration);
         builder.AddScheduling(quartz => quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
             .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
             .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever())));

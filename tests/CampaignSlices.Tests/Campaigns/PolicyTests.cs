@@ -46,7 +46,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Null(campaign["launched_at"]);
         var (_, events) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}/events");
         Snapshot.Match(events.ToJsonString(), "hold-events");
-        Assert.Equal(("held_for_review", "paused", "pending_personalization_review"), await NotificationAsync(id));
+        Assert.Equal(("campaign.held_for_review", "paused", "pending_personalization_review"), await NotificationAsync(id));
         Assert.Equal(0, await LeadCountAsync(api, id));
     }
 
@@ -66,7 +66,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(["scheduled", "launch_cancelled_unreviewed"], EventTypes(events));
         Assert.Equal(("scheduled", "draft", "system"), ((string?)events[1]["from_status"], (string?)events[1]["to_status"], (string?)events[1]["actor"]));
         Assert.Equal("cancel", (string?)events[1]["details"]!["policy"]);
-        Assert.Equal(("launch_cancelled_unreviewed", "draft", "personalization_not_reviewed"), await NotificationAsync(id));
+        Assert.Equal(("campaign.launch_cancelled_unreviewed", "draft", "personalization_not_reviewed"), await NotificationAsync(id));
         Assert.Equal(0, await LeadCountAsync(api, id));
     }
 
@@ -182,7 +182,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         await using var db = await api.OpenDatabaseAsync();
         var payload = JsonNode.Parse(await db.QuerySingleAsync<string>(
             "select payload::text from webhook_deliveries where campaign_id = @id order by created_at desc limit 1", new { id = Guid.Parse(id) }))!;
-        Assert.Equal("42", (string?)payload["metadata"]!["crm"]);
-        return ((string?)payload["type"], (string?)payload["status"], (string?)payload["reason"]);
+        Assert.Equal("42", (string?)payload["data"]!["metadata"]!["crm"]);
+        return ((string?)payload["type"], (string?)payload["data"]!["status"], (string?)payload["data"]!["reason"]);
     }
 }
