@@ -1,5 +1,6 @@
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
+using CampaignSlices.Api.Webhooks;
 using FluentValidation;
 using Quartz;
 
@@ -26,6 +27,7 @@ public static class CampaignServices
         builder.Services.AddTransient<ScheduledLaunchJob>();
         builder.Services.AddSingleton(webhooks);
         builder.Services.AddSingleton<DeliverWebhooks.Handler>();
-        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName);
+        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<WebhookTargets>().CreateHandler());
     }
 }

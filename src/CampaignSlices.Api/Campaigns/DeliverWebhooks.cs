@@ -32,6 +32,7 @@ public static class DeliverWebhooks
     {
         public static Attempt ForStatus(int status) =>
             status is >= 200 and < 300 ? new(status, null, false)
+            : status is >= 300 and < 400 ? new(status, $"HTTP {status}: redirects are not followed", false)
             : new(status, $"HTTP {status}", status is >= 500 or 408 or 429);
     }
 
@@ -108,6 +109,10 @@ public static class DeliverWebhooks
                 using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 return Attempt.ForStatus((int)response.StatusCode);
             }
+            catch (Exception e) when (Refusal(e) is { } refused)
+            {
+                return new Attempt(null, $"refused: {refused.Message}", Retryable: false);
+            }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 return new Attempt(null, $"no answer within {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", Retryable: true);
@@ -120,6 +125,14 @@ public static class DeliverWebhooks
             {
                 return new Attempt(null, e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message, Retryable: true);
             }
+        }
+
+        private static TargetRefusedException? Refusal(Exception? e)
+        {
+            for (; e is not null; e = e.InnerException)
+                if (e is TargetRefusedException refused)
+                    return refused;
+            return null;
         }
     }
 

@@ -16,8 +16,8 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
 
-    // Nothing listens there: the outbox row is what these tests look at, WebhookTests covers delivery.
-    private static readonly JsonObject Webhook = new() { ["url"] = "http://127.0.0.1:9/hook", ["metadata"] = new JsonObject { ["crm"] = "42" } };
+    // Never sent (private networks are refused here, localhost among them): the outbox row is what these tests look at, WebhookTests covers delivery.
+    private static readonly JsonObject Webhook = new() { ["url"] = "http://localhost:9/hook", ["metadata"] = new JsonObject { ["crm"] = "42" } };
 
     [Fact]
     public async Task Launch_default_launches_an_unreviewed_campaign()

@@ -8,11 +8,12 @@ using static CampaignSlices.Tests.Webhooks.WebhookFixtures;
 
 namespace CampaignSlices.Tests.Campaigns;
 
-/// <summary>Deliveries polled, retried and timed out quickly.</summary>
+/// <summary>Deliveries to a receiver on loopback, which these tests allow.</summary>
 public sealed class WebhookApiFactory : ApiFactory
 {
     protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
+        ["Webhooks:AllowPrivateNetworks"] = "true",
         ["Webhooks:PollInterval"] = "00:00:00.2",
         ["Webhooks:InitialDelay"] = "00:00:00.2",
         ["Webhooks:MaxAttempts"] = "3",
@@ -110,6 +111,22 @@ public sealed class WebhookTests(WebhookApiFactory api) : IClassFixture<WebhookA
         Assert.All(deliveries, d => Assert.Equal(("dead", expected, $"HTTP {answer}"), (d.Status, d.Attempts, d.LastError)));
         Assert.Equal(2 * expected, receiver.Requests.Count);
         Assert.Equal(2 * expected, (await AttemptsAsync(api, id)).Count(a => a.ResponseStatus == answer));
+    }
+
+    [Fact]
+    public async Task A_redirect_is_a_failed_attempt_and_is_not_followed()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.AnswerStatus = 307;
+        receiver.Location = receiver.Address + "/redirected";
+        var (_, _, id) = await LaunchedCampaignAsync(api, receiver.Url);
+
+        var deliveries = await WaitForSettledAsync(api, id);
+
+        Assert.All(deliveries, d => Assert.Equal(("dead", 1), (d.Status, d.Attempts)));
+        Assert.All(deliveries, d => Assert.Contains("redirects are not followed", d.LastError));
+        Assert.All(receiver.Requests, r => Assert.Equal("/hook", r.Path));
+        Assert.Equal(2, receiver.Requests.Count);
     }
 
     [Fact]

@@ -10,13 +10,14 @@ using static CampaignSlices.Tests.Webhooks.WebhookFixtures;
 
 namespace CampaignSlices.Tests.Webhooks;
 
-/// <summary>The service's clock moved ahead by the test.</summary>
+/// <summary>The service's clock moved ahead by the test, deliveries to loopback allowed.</summary>
 public sealed class ControlledClockFactory : ApiFactory
 {
     public ShiftedClock Clock { get; } = new();
 
     protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
+        ["Webhooks:AllowPrivateNetworks"] = "true",
         ["Webhooks:PollInterval"] = "00:00:00.2",
     };
 
