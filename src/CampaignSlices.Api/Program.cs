@@ -2,6 +2,7 @@ using Carter;
 using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
+using CampaignSlices.Api.Webhooks;
 
 if (args is ["token", ..])
     return Auth.RunTokenCommand(args[1..]);
@@ -15,18 +16,21 @@ builder.Services.AddProblems();
 builder.Services.AddValidation();
 builder.Services.AddMediation();
 builder.Services.AddCarter(configurator: carter => carter
-    .WithModule<DatasetsModule>().WithModule<CampaignsModule>().WithEmptyValidators().WithEmptyResponseNegotiators());
+    .WithModule<DatasetsModule>().WithModule<CampaignsModule>().WithModule<WebhooksModule>().WithEmptyValidators().WithEmptyResponseNegotiators());
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddAuth();
 await builder.AddDatabaseAsync();
+builder.AddKeyRing();
 builder.Services.AddHealth();
 builder.Services.AddOpenApiDocument();
 builder.AddDatasets();
 builder.AddCampaigns();
+builder.AddWebhooks();
 
 var app = builder.Build();
 app.StopEmbeddedDatabaseOnShutdown();
 await app.Services.GetRequiredService<Migrations>().ApplyAsync(app.Lifetime.ApplicationStopping);
+await app.LoadKeyRingAsync(app.Lifetime.ApplicationStopping);
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();

@@ -34,7 +34,7 @@ public sealed class ServiceUnderTest : IAsyncDisposable
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["ConnectionStrings__" + Database.ConnectionStringName] = connectionString,
             ["Auth__SigningKey"] = SigningKey,
-            ["Webhooks__SigningSecret"] = "benchmark-webhook-secret",
+            ["DataProtection__KeyEncryptionKey"] = "benchmark-key-encryption-key-long-enough",
             // Request logs at Information would measure the console, not the service.
             ["Logging__LogLevel__Default"] = "Warning",
         };

@@ -18,7 +18,7 @@ public static class CampaignEvents
 
     /// <summary>
     /// A status change, which must be one the rules list; where the campaign has a webhook_config,
-    /// a delivery joins the outbox in the same transaction.
+    /// a delivery (its body in the Standard Webhooks form, type `campaign.{event type}`) joins the outbox in the same transaction.
     /// </summary>
     public static Task RecordStatusChangeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId,
         CampaignStatusRules.StatusChange change, string actor, DateTimeOffset now, CancellationToken ct, string? reason = null, object? details = null) =>
@@ -49,9 +49,10 @@ public static class CampaignEvents
         )
         insert into webhook_deliveries (delivery_id, event_id, campaign_id, url, payload, next_attempt_at, created_at)
         select @deliveryId, event.event_id, c.campaign_id, c.webhook_config ->> 'url',
-               jsonb_build_object('event_id', event.event_id, 'type', @type, 'campaign_id', c.campaign_id, 'status', @to,
-                                  'from_status', @from, 'reason', @reason, 'metadata', coalesce(c.webhook_config -> 'metadata', '{}'::jsonb),
-                                  'occurred_at', to_char(@now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+               jsonb_build_object('type', 'campaign.' || @type,
+                                  'timestamp', to_char(@now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                  'data', jsonb_build_object('campaign_id', c.campaign_id, 'status', @to, 'reason', @reason,
+                                                             'metadata', coalesce(nullif(c.webhook_config -> 'metadata', 'null'::jsonb), '{}'::jsonb))),
                @now, @now
         from event join campaigns c on c.campaign_id = @campaignId
         where @notify and c.webhook_config is not null

@@ -1,5 +1,6 @@
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
+using CampaignSlices.Api.Webhooks;
 using FluentValidation;
 using Quartz;
 
@@ -10,7 +11,7 @@ public static class CampaignServices
 {
     public static void AddCampaigns(this WebApplicationBuilder builder)
     {
-        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration, builder.Environment);
+        var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration);
         builder.AddScheduling(quartz => quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
             .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
             .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever())));
@@ -26,6 +27,7 @@ public static class CampaignServices
         builder.Services.AddTransient<ScheduledLaunchJob>();
         builder.Services.AddSingleton(webhooks);
         builder.Services.AddSingleton<DeliverWebhooks.Handler>();
-        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName);
+        builder.Services.AddHttpClient(DeliverWebhooks.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<WebhookTargets>().CreateHandler());
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
+using CampaignSlices.Api.Webhooks;
 using Dapper;
 using FluentValidation;
 using Npgsql;
@@ -39,7 +40,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
         [CampaignType.Voice] = [StepChannel.Call],
     };
 
-    public CampaignValidator(TimeProvider clock, NpgsqlDataSource db)
+    public CampaignValidator(TimeProvider clock, NpgsqlDataSource db, WebhookTargets webhookTargets)
     {
         RuleFor(c => c.DatasetId).NotNull().WithMessage("Required.")
             .CustomAsync(async (datasetId, context, ct) =>
@@ -84,6 +85,12 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
         });
         RuleFor(c => c.WebhookConfig!.Url).Cascade(CascadeMode.Stop).NotNull().WithMessage("Required.")
             .Must(IsHttpUrl!).WithMessage("Must be an absolute http(s) URL of at most 2048 characters.")
+            // Checked when the URL is set, like a start date: a stored URL is checked again when delivered.
+            .Custom((url, context) =>
+            {
+                if (Changes(context, "webhook_config") && webhookTargets.RefusedLiteral(new Uri(url!)) is { } refused)
+                    context.AddFailure(refused);
+            })
             .When(c => c.WebhookConfig is not null);
         RuleFor(c => c.WebhookConfig!.Metadata)
             .Must(metadata => metadata is null || JsonSerializer.SerializeToUtf8Bytes(metadata, CompactUtf8).Length <= 4096)
@@ -135,8 +142,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
 
         if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate is null)
             context.AddFailure("start_date", "Required when launch_type is scheduled.");
-        var startChanges = !context.RootContextData.TryGetValue(Validation.ChangedFieldsKey, out var changed)
-            || ((IReadOnlySet<string>)changed).Overlaps(["start_date", "launch_type"]);
+        var startChanges = Changes(context, "start_date", "launch_type");
         if (startChanges && campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate <= now)
             context.AddFailure("start_date", "Must be in the future.");
         if (campaign.EndDate is DateTimeOffset end && campaign.StartDate is DateTimeOffset start && end <= start)
@@ -171,6 +177,10 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
                     context.AddFailure($"operating_hours.{day}", $"Windows {ordered[i - 1].Start}–{ordered[i - 1].End} and {ordered[i].Start}–{ordered[i].End} overlap.");
         }
     }
+
+    /// <summary>Whether the request sets one of <paramref name="fields"/>: always on create, on PATCH when it changes them.</summary>
+    private static bool Changes(IValidationContext context, params string[] fields) =>
+        !context.RootContextData.TryGetValue(Validation.ChangedFieldsKey, out var changed) || ((IReadOnlySet<string>)changed).Overlaps(fields);
 
     public static IEnumerable<string> Placeholders(string? template) =>
         template is null ? [] : PlaceholderPattern().Matches(template).Select(m => m.Groups[1].Value.Trim()).Distinct();

@@ -1,8 +1,9 @@
-// Sends the due webhook deliveries of the outbox: signed JSON POSTs, retried with exponential backoff, dead after the last attempt.
+// Sends the due webhook deliveries of the outbox in the Standard Webhooks form, signed with the campaign owner's secret;
+// failures that a retry can mend are retried with exponential backoff, the others are given up at once. Every attempt is recorded.
+using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
-using CampaignSlices.Api.Infrastructure;
+using CampaignSlices.Api.Webhooks;
 using Dapper;
 using Npgsql;
 
@@ -10,20 +11,14 @@ namespace CampaignSlices.Api.Campaigns;
 
 public static class DeliverWebhooks
 {
-    /// <summary>`t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}` under Webhooks:SigningSecret.</summary>
-    public const string SignatureHeader = "X-Campaign-Signature";
-    public const string DeliveryHeader = "X-Campaign-Delivery";
     public const string HttpClientName = "webhooks";
 
-    public sealed record Settings(byte[] Secret, int MaxAttempts, TimeSpan InitialDelay, TimeSpan Timeout, int BatchSize, TimeSpan PollInterval)
+    public sealed record Settings(int MaxAttempts, TimeSpan InitialDelay, TimeSpan Timeout, int BatchSize, TimeSpan PollInterval)
     {
-        public static Settings Read(IConfiguration configuration, IHostEnvironment environment)
+        public static Settings Read(IConfiguration configuration)
         {
             var section = configuration.GetSection("Webhooks");
-            var secret = section["SigningSecret"] is { Length: > 0 } configured ? configured
-                : environment.IsDevelopment() ? LocalData.Secret(configuration, environment, "webhook-secret")
-                : throw new InvalidOperationException("Webhooks:SigningSecret is not set. Give the service the secret webhook signatures are made with (e.g. the Webhooks__SigningSecret environment variable).");
-            return new Settings(Encoding.UTF8.GetBytes(secret),
+            return new Settings(
                 section.GetValue("MaxAttempts", 8),
                 section.GetValue("InitialDelay", TimeSpan.FromSeconds(5)),
                 section.GetValue("Timeout", TimeSpan.FromSeconds(10)),
@@ -32,10 +27,16 @@ public static class DeliverWebhooks
         }
     }
 
-    public static string Sign(byte[] secret, long timestamp, string body) =>
-        $"t={timestamp},v1={Convert.ToHexStringLower(HMACSHA256.HashData(secret, Encoding.UTF8.GetBytes($"{timestamp}.{body}")))}";
+    /// <summary>What one attempt came to: the answer's status when there was one, an error unless delivered, and whether trying again can help.</summary>
+    public sealed record Attempt(int? ResponseStatus, string? Error, bool Retryable)
+    {
+        public static Attempt ForStatus(int status) =>
+            status is >= 200 and < 300 ? new(status, null, false)
+            : status is >= 300 and < 400 ? new(status, $"HTTP {status}: redirects are not followed", false)
+            : new(status, $"HTTP {status}", status is >= 500 or 408 or 429);
+    }
 
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, IHttpClientFactory http, Settings settings, ILogger<Handler> logger)
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, IHttpClientFactory http, WebhookSecrets secrets, Settings settings, ILogger<Handler> logger)
     {
         /// <summary>Sends what is due, a batch at a time; returns how many were attempted.</summary>
         public async Task<int> DeliverDueAsync(CancellationToken ct)
@@ -56,65 +57,107 @@ public static class DeliverWebhooks
         private async Task SendAsync(Delivery delivery, CancellationToken ct)
         {
             var attempt = delivery.Attempts + 1;
-            string? error;
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url)
-                {
-                    Content = new StringContent(delivery.Payload, Encoding.UTF8, "application/json"),
-                };
-                request.Headers.Add(SignatureHeader, Sign(settings.Secret, clock.GetUtcNow().ToUnixTimeSeconds(), delivery.Payload));
-                request.Headers.Add(DeliveryHeader, delivery.DeliveryId.ToString());
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(settings.Timeout);
-                using var response = await http.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
-                error = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                error = e is TaskCanceledException ? $"no answer within {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s" : e.Message;
-            }
+            var startedAt = clock.GetUtcNow();
+            var started = Stopwatch.GetTimestamp();
+            var result = await AttemptAsync(delivery, startedAt, ct);
+            var elapsed = Stopwatch.GetElapsedTime(started);
 
             var now = clock.GetUtcNow();
-            var dead = error is not null && attempt >= settings.MaxAttempts;
+            var status = result.Error is null ? "delivered" : result.Retryable && attempt < settings.MaxAttempts ? "pending" : "dead";
             var retryAt = now + settings.InitialDelay * Math.Pow(2, attempt - 1);
-            await using var connection = await db.OpenConnectionAsync(ct);
+            // Recorded even when the job is stopping mid-send, so that the attempt counts.
+            await using var connection = await db.OpenConnectionAsync(CancellationToken.None);
             await connection.ExecuteAsync(new CommandDefinition(ResultSql, new
             {
                 delivery.DeliveryId,
                 attempt,
-                status = error is null ? "delivered" : dead ? "dead" : "pending",
-                error,
+                startedAt,
+                durationMs = (int)Math.Ceiling(elapsed.TotalMilliseconds),
+                result.ResponseStatus,
+                result.Error,
+                status,
                 retryAt,
                 now,
-            }, cancellationToken: ct));
-            if (error is null)
+            }, cancellationToken: CancellationToken.None));
+            if (result.Error is null)
                 logger.LogInformation("Webhook {DeliveryId} for campaign {CampaignId} delivered on attempt {Attempt}", delivery.DeliveryId, delivery.CampaignId, attempt);
-            else if (dead)
-                logger.LogError("Webhook {DeliveryId} for campaign {CampaignId} failed on attempt {Attempt} ({Error}); giving up", delivery.DeliveryId, delivery.CampaignId, attempt, error);
+            else if (status == "dead")
+                logger.LogError("Webhook {DeliveryId} for campaign {CampaignId} failed on attempt {Attempt} ({Error}); giving up", delivery.DeliveryId, delivery.CampaignId, attempt, result.Error);
             else
                 logger.LogWarning("Webhook {DeliveryId} for campaign {CampaignId} failed on attempt {Attempt} ({Error}); retrying at {RetryAt}",
-                    delivery.DeliveryId, delivery.CampaignId, attempt, error, retryAt);
+                    delivery.DeliveryId, delivery.CampaignId, attempt, result.Error, retryAt);
+        }
+
+        /// <summary>One POST. Whatever it throws is an outcome of the attempt, so that no failure escapes being counted.</summary>
+        private async Task<Attempt> AttemptAsync(Delivery delivery, DateTimeOffset now, CancellationToken ct)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(settings.Timeout);
+            try
+            {
+                var signWith = (await secrets.GetOrCreateAsync(delivery.UserId, timeout.Token)).SigningSecrets(now);
+                var id = delivery.DeliveryId.ToString();
+                var timestamp = now.ToUnixTimeSeconds();
+                using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url)
+                {
+                    Content = new StringContent(delivery.Payload, Encoding.UTF8, "application/json"),
+                };
+                request.Headers.Add(WebhookSignature.IdHeader, id);
+                request.Headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
+                request.Headers.Add(WebhookSignature.SignatureHeader, WebhookSignature.Sign(id, timestamp, delivery.Payload, signWith));
+                // Only the status matters: the body is never read, however large.
+                using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                return Attempt.ForStatus((int)response.StatusCode);
+            }
+            catch (Exception e) when (Refusal(e) is { } refused)
+            {
+                return new Attempt(null, $"refused: {refused.Message}", Retryable: false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                return new Attempt(null, $"no answer within {settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s", Retryable: true);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return new Attempt(null, "interrupted: the service was stopping", Retryable: true);
+            }
+            catch (Exception e)
+            {
+                return new Attempt(null, e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message, Retryable: true);
+            }
+        }
+
+        private static TargetRefusedException? Refusal(Exception? e)
+        {
+            for (; e is not null; e = e.InnerException)
+                if (e is TargetRefusedException refused)
+                    return refused;
+            return null;
         }
     }
 
-    private sealed record Delivery(Guid DeliveryId, Guid CampaignId, string Url, string Payload, int Attempts);
+    private sealed record Delivery(Guid DeliveryId, Guid CampaignId, Guid UserId, string Url, string Payload, int Attempts);
 
     private const string ClaimSql = """
         update webhook_deliveries d
         set next_attempt_at = @leaseUntil
-        where d.delivery_id in (
+        from campaigns c
+        where c.campaign_id = d.campaign_id and d.delivery_id in (
             select delivery_id from webhook_deliveries
             where status = 'pending' and next_attempt_at <= @now
             order by next_attempt_at
             limit @batch
             for update skip locked)
-        returning d.delivery_id, d.campaign_id, d.url, d.payload::text as payload, d.attempts
+        returning d.delivery_id, d.campaign_id, c.user_id, d.url, d.payload::text as payload, d.attempts
         """;
 
     private const string ResultSql = """
+        with recorded as (
+            insert into webhook_delivery_attempts (delivery_id, attempt, attempted_at, duration_ms, response_status, error, delivery_status)
+            values (@DeliveryId, @attempt, @startedAt, @durationMs, @ResponseStatus, @Error, @status)
+        )
         update webhook_deliveries
-        set attempts = @attempt, status = @status, last_error = @error,
+        set attempts = @attempt, status = @status, last_error = @Error,
             next_attempt_at = case when @status = 'pending' then @retryAt else next_attempt_at end,
             delivered_at = case when @status = 'delivered' then @now end
         where delivery_id = @DeliveryId

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Dapper;
+using Microsoft.AspNetCore.DataProtection;
 using Npgsql;
 
 namespace CampaignSlices.Api.Infrastructure;
@@ -23,13 +24,21 @@ public static class Idempotency
     /// <summary>Endpoint metadata: this endpoint honours Idempotency-Key (the OpenAPI document declares it too).</summary>
     internal sealed class Supported;
 
+    /// <summary>Endpoint metadata: the answer holds a secret, so the copy kept for replays is stored encrypted.</summary>
+    internal sealed class SecretAnswer;
+
     /// <summary>Makes the POST endpoints of <paramref name="group"/> honour Idempotency-Key.</summary>
     public static RouteGroupBuilder WithIdempotencyKeys(this RouteGroupBuilder group) => group.WithMetadata(new Supported());
 
+    /// <summary>The endpoint answers a secret: its replay copy is kept encrypted with the key ring, never in the clear.</summary>
+    public static RouteHandlerBuilder WithSecretAnswer(this RouteHandlerBuilder endpoint) => endpoint.WithMetadata(new SecretAnswer());
+
     public static void UseIdempotencyKeys(this WebApplication app) => app.UseMiddleware<Middleware>();
 
-    private sealed class Middleware(RequestDelegate next, NpgsqlDataSource db, TimeProvider clock, ILogger<Middleware> logger)
+    private sealed class Middleware(RequestDelegate next, NpgsqlDataSource db, TimeProvider clock, IDataProtectionProvider protection, ILogger<Middleware> logger)
     {
+        private readonly IDataProtector _answers = protection.CreateProtector("CampaignSlices.Idempotency.SecretAnswer.v1");
+
         public async Task InvokeAsync(HttpContext context)
         {
             if (!HttpMethods.IsPost(context.Request.Method)
@@ -90,7 +99,8 @@ public static class Idempotency
                 await connection.ExecuteAsync(CompleteSql, new
                 {
                     userId, key, hash = fingerprint.GetHashAndReset(), status = context.Response.StatusCode,
-                    headers = JsonSerializer.Serialize(headers), body = response.ToArray(), now = clock.GetUtcNow(),
+                    headers = JsonSerializer.Serialize(headers), body = Secret(context) ? _answers.Protect(response.ToArray()) : response.ToArray(),
+                    now = clock.GetUtcNow(),
                 });
             }
             response.Position = 0;
@@ -116,8 +126,10 @@ public static class Idempotency
             foreach (var (name, value) in JsonSerializer.Deserialize<Dictionary<string, string>>(stored.ResponseHeaders!)!)
                 context.Response.Headers[name] = value;
             context.Response.Headers[ReplayedHeader] = "true";
-            await context.Response.Body.WriteAsync(stored.ResponseBody, context.RequestAborted);
+            await context.Response.Body.WriteAsync(Secret(context) ? _answers.Unprotect(stored.ResponseBody) : stored.ResponseBody, context.RequestAborted);
         }
+
+        private static bool Secret(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<SecretAnswer>() is not null;
 
         private static Task ReleaseAsync(NpgsqlConnection connection, Guid userId, string key) =>
             connection.ExecuteAsync("delete from idempotency_keys where user_id = @userId and key = @key and status_code is null", new { userId, key });

@@ -82,6 +82,7 @@ public static class OpenApi
         "Campaigns" => "Campaigns of the caller: create, read, patch, preflight, launch and the lifecycle after it.",
         "Datasets" => "Lead lists that campaigns draw from.",
         "Health" => "Liveness and readiness probes; no token needed.",
+        "Webhooks" => "The caller's signing secret for webhook deliveries (Standard Webhooks signatures).",
         _ => tag ?? "",
     };
 

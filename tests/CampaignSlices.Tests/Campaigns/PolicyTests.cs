@@ -16,8 +16,8 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
 
-    // Nothing listens there: the outbox row is what these tests look at, WebhookTests covers delivery.
-    private static readonly JsonObject Webhook = new() { ["url"] = "http://127.0.0.1:9/hook", ["metadata"] = new JsonObject { ["crm"] = "42" } };
+    // Never sent (private networks are refused here, localhost among them): the outbox row is what these tests look at, WebhookTests covers delivery.
+    private static readonly JsonObject Webhook = new() { ["url"] = "http://localhost:9/hook", ["metadata"] = new JsonObject { ["crm"] = "42" } };
 
     [Fact]
     public async Task Launch_default_launches_an_unreviewed_campaign()
@@ -47,7 +47,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Null(campaign["launch_job_id"]);
         var (_, events) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}/events");
         Snapshot.Match(events.ToJsonString(), "hold-events");
-        Assert.Equal(("held_for_review", "paused", "pending_personalization_review"), await NotificationAsync(id));
+        Assert.Equal(("campaign.held_for_review", "paused", "pending_personalization_review"), await NotificationAsync(id));
         Assert.Equal(0, await LeadCountAsync(api, id));
     }
 
@@ -67,7 +67,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(["scheduled", "launch_cancelled_unreviewed"], EventTypes(events));
         Assert.Equal(("scheduled", "draft", "system"), ((string?)events[1]["from_status"], (string?)events[1]["to_status"], (string?)events[1]["actor"]));
         Assert.Equal("cancel", (string?)events[1]["details"]!["policy"]);
-        Assert.Equal(("launch_cancelled_unreviewed", "draft", "personalization_not_reviewed"), await NotificationAsync(id));
+        Assert.Equal(("campaign.launch_cancelled_unreviewed", "draft", "personalization_not_reviewed"), await NotificationAsync(id));
         Assert.Equal(0, await LeadCountAsync(api, id));
     }
 
@@ -183,7 +183,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
         await using var db = await api.OpenDatabaseAsync();
         var payload = JsonNode.Parse(await db.QuerySingleAsync<string>(
             "select payload::text from webhook_deliveries where campaign_id = @id order by created_at desc limit 1", new { id = Guid.Parse(id) }))!;
-        Assert.Equal("42", (string?)payload["metadata"]!["crm"]);
-        return ((string?)payload["type"], (string?)payload["status"], (string?)payload["reason"]);
+        Assert.Equal("42", (string?)payload["data"]!["metadata"]!["crm"]);
+        return ((string?)payload["type"], (string?)payload["data"]!["status"], (string?)payload["data"]!["reason"]);
     }
 }

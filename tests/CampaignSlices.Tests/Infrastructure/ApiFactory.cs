@@ -13,7 +13,7 @@ namespace CampaignSlices.Tests.Infrastructure;
 public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public const string SigningKey = "test-signing-key-that-is-long-enough-for-hs256";
-    public const string WebhookSecret = "test-webhook-secret";
+    public const string KeyEncryptionKey = "test-key-encryption-key-that-is-long-enough";
     public static readonly Auth.Settings TokenSettings =
         new(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(SigningKey)), "campaign-slices", "campaign-slices");
 
@@ -39,7 +39,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseEnvironment("Testing");
         builder.UseSetting("ConnectionStrings:" + Database.ConnectionStringName, ConnectionString);
         builder.UseSetting("Auth:SigningKey", SigningKey);
-        builder.UseSetting("Webhooks:SigningSecret", WebhookSecret);
+        builder.UseSetting("DataProtection:KeyEncryptionKey", KeyEncryptionKey);
         foreach (var (key, value) in Settings)
             builder.UseSetting(key, value);
     }

@@ -33,7 +33,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["ConnectionStrings__" + Database.ConnectionStringName] = connectionString;
         start.Environment["Auth__SigningKey"] = ApiFactory.SigningKey;
-        start.Environment["Webhooks__SigningSecret"] = ApiFactory.WebhookSecret;
+        start.Environment["DataProtection__KeyEncryptionKey"] = ApiFactory.KeyEncryptionKey;
         foreach (var (key, value) in settings)
             start.Environment[key.Replace(":", "__")] = value;
         var process = Process.Start(start)!;

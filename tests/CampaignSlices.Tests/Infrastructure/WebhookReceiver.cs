@@ -9,19 +9,34 @@ using Microsoft.Extensions.Logging;
 
 namespace CampaignSlices.Tests.Infrastructure;
 
-/// <summary>A real HTTP endpoint on loopback that records what it is sent and answers a chosen status.</summary>
+/// <summary>A real HTTP endpoint on loopback that records every request it is sent, on any path, and answers a chosen status.</summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    public sealed record Received(string Body, string? Signature, string? DeliveryId, DateTimeOffset At);
+    public sealed record Received(string Method, string Path, string Body, IHeaderDictionary Headers, DateTimeOffset At)
+    {
+        public string? Id => Headers["webhook-id"];
+        public string? Timestamp => Headers["webhook-timestamp"];
+        public string? Signature => Headers["webhook-signature"];
+    }
 
     public ConcurrentQueue<Received> Requests { get; } = new();
 
     /// <summary>What the next requests are answered with; 200 unless a test says otherwise.</summary>
     public int AnswerStatus { get; set; } = 200;
 
+    /// <summary>When set, the Location header of every answer (for redirects).</summary>
+    public string? Location { get; set; }
+
+    /// <summary>How long each answer is held back (for timeouts).</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>The URL deliveries are posted to.</summary>
     public string Url { get; private set; } = "";
+
+    /// <summary>The receiver's own address, such as http://127.0.0.1:5123.</summary>
+    public string Address { get; private set; } = "";
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
@@ -32,16 +47,21 @@ public sealed class WebhookReceiver : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         var receiver = new WebhookReceiver(app);
-        app.MapPost("/hook", async (HttpRequest request) =>
+        app.Map("/{**path}", async (HttpRequest request, HttpResponse response) =>
         {
             using var reader = new StreamReader(request.Body);
-            receiver.Requests.Enqueue(new Received(await reader.ReadToEndAsync(),
-                request.Headers["X-Campaign-Signature"], request.Headers["X-Campaign-Delivery"], DateTimeOffset.UtcNow));
+            var body = await reader.ReadToEndAsync();
+            receiver.Requests.Enqueue(new Received(request.Method, request.Path, body,
+                new HeaderDictionary(request.Headers.ToDictionary(header => header.Key, header => header.Value)), DateTimeOffset.UtcNow));
+            if (receiver.Delay > TimeSpan.Zero)
+                await Task.Delay(receiver.Delay);
+            if (receiver.Location is { } location)
+                response.Headers.Location = location;
             return Results.StatusCode(receiver.AnswerStatus);
         });
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        receiver.Url = address + "/hook";
+        receiver.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        receiver.Url = receiver.Address + "/hook";
         return receiver;
     }
 
