@@ -133,6 +133,7 @@ public static class CampaignApiBenchmark
             var machine = MachineTicks();
             var result = await load.RunAsync(side.Server.Address, side.Request, options.Connections, duration);
             var machineAfter = MachineTicks();
+            side.Server.ThrowIfExited();
             return new Round(result, side.Server.CpuSeconds() - server, environment.PostgresCpuSeconds() - postgres,
                 Cpu.SelfAndReapedChildrenSeconds() - client,
                 (double)(machineAfter.Busy - machine.Busy) / (machineAfter.Total - machine.Total),

@@ -107,6 +107,13 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     /// <summary>Peak resident set size of the service process so far (VmHWM), in MiB.</summary>
     public double PeakRssMegabytes() => ReadStatusKilobytes("VmHWM") / 1024.0;
 
+    /// <summary>Fails when the process has gone (a crash, or a kill from outside the benchmark) rather than report a round without it.</summary>
+    public void ThrowIfExited()
+    {
+        if (_process.HasExited)
+            throw new InvalidOperationException($"process {_process.Id} exited with code {_process.ExitCode} during the load (137 = SIGKILL from outside)");
+    }
+
     /// <summary>Processor time the service process has used so far, user and system, in seconds.</summary>
     public double CpuSeconds()
     {
