@@ -164,6 +164,9 @@ public static class CampaignApiBenchmark
                           $"(rounds {string.Join(", ", services.Zip(ceilings, (s, c) => (s.Load.RequestsPerSecond / c.Load.RequestsPerSecond).ToString("F2", CultureInfo.InvariantCulture)))})");
         Console.WriteLine($"  CPU per request over all rounds: ceiling {PerRequest(ceilings)}");
         Console.WriteLine($"                                   service {PerRequest(services)}");
+        // With every core busy, throughput is the cores over what one request costs in CPU; this ratio is less moved
+        // by other work on the machine than the req/s ratio (what other work takes is not in either side's cost).
+        Console.WriteLine($"  ceiling / service CPU per request (server + postgres + client): {CpuPerRequest(ceilings) / CpuPerRequest(services):F2}");
     }
 
     private static string Describe(Round round) =>
@@ -177,6 +180,9 @@ public static class CampaignApiBenchmark
         return $"server {Micro(r => r.ServerCpu),4:F0} µs + postgres {Micro(r => r.PostgresCpu),4:F0} µs + client {Micro(r => r.ClientCpu),4:F0} µs " +
                $"= {Micro(r => r.ServerCpu + r.PostgresCpu + r.ClientCpu),4:F0} µs";
     }
+
+    private static double CpuPerRequest(List<Round> rounds) =>
+        rounds.Sum(r => r.ServerCpu + r.PostgresCpu + r.ClientCpu) / rounds.Sum(r => (double)r.Load.Requests);
 
     private static Measure.LoadResult Median(List<Round> rounds) =>
         rounds.Select(r => r.Load).OrderBy(result => result.RequestsPerSecond).ElementAt(rounds.Count / 2);
