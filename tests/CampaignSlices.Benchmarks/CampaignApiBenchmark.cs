@@ -167,6 +167,11 @@ public static class CampaignApiBenchmark
         // With every core busy, throughput is the cores over what one request costs in CPU; this ratio is less moved
         // by other work on the machine than the req/s ratio (what other work takes is not in either side's cost).
         Console.WriteLine($"  ceiling / service CPU per request (server + postgres + client): {CpuPerRequest(ceilings) / CpuPerRequest(services):F2}");
+        var rounds = ceilings.Concat(services).ToList();
+        var others = rounds.Sum(r => r.OtherCpu) / rounds.Sum(r => r.MachineBusySeconds);
+        if (others > 0.10)
+            Console.WriteLine($"  NOT QUIET: other processes took {others:P0} of the busy CPU during the rounds; " +
+                              "the req/s figures and their ratio move with that, the CPU per request much less");
     }
 
     private static string Describe(Round round) =>
