@@ -25,6 +25,9 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
     public int Port => _server.Port;
 
+    /// <summary>Processor time the PostgreSQL server has used so far (postmaster and all backends), in seconds.</summary>
+    public double PostgresCpuSeconds() => Cpu.PostgresSeconds(_server.DataDirectory);
+
     public static async Task<BenchEnvironment> StartAsync()
     {
         var folder = Path.Combine(Path.GetTempPath(), "campaign-slices-bench", Guid.NewGuid().ToString("N"));

@@ -8,7 +8,7 @@ using Npgsql;
 namespace CampaignSlices.Benchmarks;
 
 /// <summary>
-/// Issue 2 item 9: a 1,000,000-row, six-column CSV (about 110 MB) imported through POST /api/v1/datasets,
+/// A 1,000,000-row, six-column CSV (about 110 MB) imported through POST /api/v1/datasets,
 /// beside psql's \copy of the same file on the same server: into a table shaped like dataset_rows (same
 /// columns and primary key, the row number from an identity) and into a bare table of six
 /// text columns (PostgreSQL's floor for this file).

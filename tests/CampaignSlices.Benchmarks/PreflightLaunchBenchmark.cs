@@ -6,7 +6,7 @@ using Dapper;
 namespace CampaignSlices.Benchmarks;
 
 /// <summary>
-/// Issue 5: preflight and launch (POST until active) of an email campaign over a 1,000,000-row dataset,
+/// Preflight and launch (POST until active) of an email campaign over a 1,000,000-row dataset,
 /// beside the plain SQL doing the same work on the same server: one aggregate query with the same rules,
 /// and one INSERT ... SELECT into a table shaped like leads.
 /// </summary>

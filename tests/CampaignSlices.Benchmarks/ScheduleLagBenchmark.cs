@@ -5,7 +5,7 @@ using Dapper;
 namespace CampaignSlices.Benchmarks;
 
 /// <summary>
-/// Issue 6: the lag from start_date to active (launched_at - start_date, both written by the service)
+/// The lag from start_date to active (launched_at - start_date, both written by the service)
 /// for campaigns all scheduled for the same second, with one replica and with two on one database.
 /// </summary>
 public static class ScheduleLagBenchmark

@@ -27,6 +27,8 @@ public sealed class ServiceUnderTest : IAsyncDisposable
 
     public Uri Address { get; }
 
+    public int ProcessId => _process.Id;
+
     public static Task<ServiceUnderTest> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? settings = null)
     {
         var environment = new Dictionary<string, string>
@@ -43,9 +45,12 @@ public sealed class ServiceUnderTest : IAsyncDisposable
         return StartAsync("CampaignSlices.Api.dll", [], environment, "/health/ready");
     }
 
-    /// <summary>This harness itself in another mode (the bare endpoint), a process apart like the service.</summary>
-    public static Task<ServiceUnderTest> StartHarnessModeAsync(string mode, string connectionString) =>
-        StartAsync("CampaignSlices.Benchmarks.dll", [mode, connectionString], new Dictionary<string, string>(), "/ready");
+    /// <summary>
+    /// This harness itself in another mode (the bare ceiling), a process apart like the service, started the
+    /// same way: `dotnet` with this build's runtimeconfig, the same inherited environment.
+    /// </summary>
+    public static Task<ServiceUnderTest> StartHarnessModeAsync(string mode, params string[] args) =>
+        StartAsync("CampaignSlices.Benchmarks.dll", [mode, .. args], new Dictionary<string, string>(), "/ready");
 
     private static async Task<ServiceUnderTest> StartAsync(string dll, string[] args, Dictionary<string, string> environment, string readyPath)
     {
@@ -92,13 +97,22 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     {
         var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
         var client = new HttpClient(handler) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(30) };
-        client.DefaultRequestHeaders.Authorization =
-            new AuthenticationHeaderValue("Bearer", Auth.IssueToken(TokenSettings, userId, TimeSpan.FromHours(2)));
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TokenFor(userId));
         return client;
     }
 
+    /// <summary>A bearer token for <paramref name="userId"/> that the service accepts (valid for two hours).</summary>
+    public static string TokenFor(Guid userId) => Auth.IssueToken(TokenSettings, userId, TimeSpan.FromHours(2));
+
     /// <summary>Peak resident set size of the service process so far (VmHWM), in MiB.</summary>
     public double PeakRssMegabytes() => ReadStatusKilobytes("VmHWM") / 1024.0;
+
+    /// <summary>Fails when the process has gone (a crash, or a kill from outside the benchmark) rather than report a round without it.</summary>
+    public void ThrowIfExited()
+    {
+        if (_process.HasExited)
+            throw new InvalidOperationException($"process {_process.Id} exited with code {_process.ExitCode} during the load (137 = SIGKILL from outside)");
+    }
 
     /// <summary>Processor time the service process has used so far, user and system, in seconds.</summary>
     public double CpuSeconds()
@@ -106,6 +120,11 @@ public sealed class ServiceUnderTest : IAsyncDisposable
         _process.Refresh();
         return _process.TotalProcessorTime.TotalSeconds;
     }
+
+    /// <summary>How many of the process's threads carry <paramref name="name"/> (e.g. ".NET Server GC").</summary>
+    public int ThreadsNamed(string name) =>
+        Directory.GetDirectories($"/proc/{_process.Id}/task")
+            .Count(task => File.ReadAllText(Path.Combine(task, "comm")).Trim() == name);
 
     private long ReadStatusKilobytes(string field)
     {
