@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text;
-using System.Text.Encodings.Web;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -12,34 +10,52 @@ namespace CampaignSlices.Api.Infrastructure;
 /// <summary>Bearer JWTs (HS256) whose `sub` is the owning user's UUID, as SPEC section 2 says.</summary>
 public static class Auth
 {
-    public const string Scheme = "Bearer";
+    public const string Scheme = JwtBearerDefaults.AuthenticationScheme;
     public const int MinimumKeyBytes = 32;
     private const string DefaultIssuer = "campaign-slices";
     private const string DefaultAudience = "campaign-slices";
 
-    public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience)
-    {
-        /// <summary>Made once: building the parameters per request was a measurable share of a GET.</summary>
-        public TokenValidationParameters Validation { get; } = new()
-        {
-            ValidIssuer = Issuer,
-            ValidAudience = Audience,
-            IssuerSigningKey = Key,
-            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-            RequireExpirationTime = true,
-            RequireSignedTokens = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
-        };
-    }
+    public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience);
 
     public static void AddAuth(this WebApplicationBuilder builder)
     {
         var settings = ReadSettings(builder.Configuration, builder.Environment);
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<ValidatedTokens>();
-        builder.Services.AddAuthentication(Scheme).AddScheme<AuthenticationSchemeOptions, BearerHandler>(Scheme, null);
+        builder.Services.AddAuthentication(Scheme).AddJwtBearer(Scheme, options =>
+        {
+            options.MapInboundClaims = false;
+            // The 401 does not say which check failed; the handler logs it (at Information).
+            options.IncludeErrorDetails = false;
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = settings.Issuer,
+                ValidAudience = settings.Audience,
+                IssuerSigningKey = settings.Key,
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ClockSkew = TimeSpan.FromSeconds(30),
+            };
+            options.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context =>
+                {
+                    if (!Guid.TryParse(context.Principal?.FindFirstValue(JwtRegisteredClaimNames.Sub), out _))
+                        context.Fail("The token's sub must be a user UUID.");
+                    return Task.CompletedTask;
+                },
+                // A caller who sent credentials learns they were not accepted; one who sent none only that a token is needed.
+                OnChallenge = context =>
+                {
+                    if (context.Request.Headers.Authorization.Count > 0)
+                        context.Error = "invalid_token";
+                    return Task.CompletedTask;
+                },
+            };
+        });
+        // Every route needs a user's token unless it allows anonymous callers. A route group for other
+        // callers (workers) names its own policy with RequireAuthorization, which replaces this fallback.
         builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
     }
 
     /// <summary>
@@ -79,7 +95,7 @@ public static class Auth
         });
     }
 
-    /// <summary>The authenticated caller's user id; the handler only admits tokens whose sub is a UUID.</summary>
+    /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(user.FindFirstValue(JwtRegisteredClaimNames.Sub)!);
 
     /// <summary>`token --user UUID [--hours N]`: prints a token for local use and exits.</summary>
@@ -101,63 +117,5 @@ public static class Auth
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
-
-    private sealed class BearerHandler(
-        IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, Settings settings, ValidatedTokens validated)
-        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
-    {
-        private static readonly JsonWebTokenHandler Tokens = new() { MapInboundClaims = false };
-
-        protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
-        {
-            string? header = Request.Headers.Authorization;
-            if (string.IsNullOrEmpty(header))
-                return AuthenticateResult.NoResult();
-            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-                return AuthenticateResult.Fail("The Authorization header must be 'Bearer <token>'.");
-
-            var token = header["Bearer ".Length..].Trim();
-            var now = TimeProvider.GetUtcNow().UtcDateTime;
-            if (validated.TryGet(token, now) is not { } identity)
-            {
-                var result = await Tokens.ValidateTokenAsync(token, settings.Validation);
-                if (!result.IsValid)
-                    return AuthenticateResult.Fail(result.Exception?.Message ?? "Invalid token.");
-                if (result.SecurityToken is not JsonWebToken { Subject: var subject } jwt || !Guid.TryParse(subject, out _))
-                    return AuthenticateResult.Fail("The token's sub must be a user UUID.");
-                identity = result.ClaimsIdentity;
-                validated.Add(token, identity, jwt.ValidTo + settings.Validation.ClockSkew);
-            }
-            return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Auth.Scheme));
-        }
-
-        protected override Task HandleChallengeAsync(AuthenticationProperties properties)
-        {
-            Response.StatusCode = StatusCodes.Status401Unauthorized;
-            Response.Headers.WWWAuthenticate = Request.Headers.Authorization.Count == 0 ? "Bearer" : "Bearer error=\"invalid_token\"";
-            return Task.CompletedTask;
-        }
-    }
-
-    /// <summary>
-    /// Tokens already validated, until they expire: a caller sends the same token on every request,
-    /// and checking its signature and claims each time was a measurable share of a GET. Bounded: when
-    /// full it starts over.
-    /// </summary>
-    public sealed class ValidatedTokens
-    {
-        private const int Capacity = 10_000;
-        private readonly ConcurrentDictionary<string, (ClaimsIdentity Identity, DateTime ValidUntil)> _tokens = new(StringComparer.Ordinal);
-
-        public ClaimsIdentity? TryGet(string token, DateTime now) =>
-            _tokens.TryGetValue(token, out var entry) && now <= entry.ValidUntil ? entry.Identity : null;
-
-        public void Add(string token, ClaimsIdentity identity, DateTime validUntil)
-        {
-            if (_tokens.Count >= Capacity)
-                _tokens.Clear();
-            _tokens[token] = (identity, validUntil);
-        }
     }
 }
