@@ -16,7 +16,7 @@ using Scalar.AspNetCore;
 
 namespace CampaignSlices.Api.Infrastructure;
 
-/// <summary>The OpenAPI document at /openapi/v1.json and the Scalar reference at /scalar.</summary>
+/// <summary>The OpenAPI document at /openapi/v1.json, the Scalar reference at /scalar and the pointer to both at /.</summary>
 public static class OpenApi
 {
     private const string ProblemJson = "application/problem+json";
@@ -350,8 +350,8 @@ public static class OpenApi
         });
 
     /// <summary>
-    /// The document and the Scalar reference (Scalar.AspNetCore serves its own embedded bundle under
-    /// /scalar/; /scalar redirects there); neither needs a token.
+    /// The document, the Scalar reference (Scalar.AspNetCore serves its own embedded bundle under
+    /// /scalar/; /scalar redirects there) and `GET /` pointing at both; none needs a token.
     /// </summary>
     public static void MapApiReference(this WebApplication app)
     {
@@ -364,5 +364,10 @@ public static class OpenApi
                 .DisableTelemetry()
                 .DisableAgent())
             .AllowAnonymous();
+        // A way in for a person or a probe that knows only the host; not part of the API contract.
+        app.MapGet("/", () => TypedResults.Ok(new RootDocument("CampaignSlices API", "/scalar", "/openapi/v1.json", "/health/ready")))
+            .AllowAnonymous().ExcludeFromDescription();
     }
+
+    public sealed record RootDocument(string Name, string ApiReference, string OpenapiDocument, string Readiness);
 }

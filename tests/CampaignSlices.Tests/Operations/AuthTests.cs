@@ -77,7 +77,7 @@ public sealed class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task Health_and_the_api_reference_need_no_token()
     {
         var client = api.AnonymousClient();
-        foreach (var url in new[] { "/health/live", "/health/ready", "/openapi/v1.json", "/scalar", "/scalar/scalar.js" })
+        foreach (var url in new[] { "/", "/health/live", "/health/ready", "/openapi/v1.json", "/scalar", "/scalar/scalar.js" })
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(url, TestContext.Current.CancellationToken)).StatusCode);
     }
 

@@ -99,4 +99,18 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
         Assert.Equal("text/javascript", bundle.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task The_root_points_at_the_reference_the_document_and_readiness()
+    {
+        var client = api.AnonymousClient();
+        var response = await client.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var root = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!.AsObject();
+
+        Assert.Equal(["api_reference", "name", "openapi_document", "readiness"], root.Select(member => member.Key).Order(StringComparer.Ordinal));
+        foreach (var link in new[] { "api_reference", "openapi_document", "readiness" })
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync((string)root[link]!, TestContext.Current.CancellationToken)).StatusCode);
+    }
 }
