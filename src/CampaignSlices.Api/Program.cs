@@ -2,6 +2,7 @@ using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
 
+AppDomain.CurrentDomain.UnhandledException += ConfigurationException.ExitWithMessage;
 if (args is ["token", ..])
     return Auth.RunTokenCommand(args[1..]);
 

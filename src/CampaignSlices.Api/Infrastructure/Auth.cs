@@ -12,6 +12,7 @@ public static class Auth
 {
     public const string Scheme = JwtBearerDefaults.AuthenticationScheme;
     public const int MinimumKeyBytes = 32;
+    private const string SigningKeySetting = "Auth:SigningKey";
     private const string DefaultIssuer = "campaign-slices";
     private const string DefaultAudience = "campaign-slices";
 
@@ -64,18 +65,20 @@ public static class Auth
     /// </summary>
     public static Settings ReadSettings(IConfiguration configuration, IHostEnvironment environment)
     {
-        var configured = configuration["Auth:SigningKey"];
+        var configured = configuration[SigningKeySetting];
         byte[] key;
         if (!string.IsNullOrEmpty(configured))
             key = Encoding.UTF8.GetBytes(configured);
         else if (environment.IsDevelopment())
             key = Encoding.UTF8.GetBytes(LocalData.Secret(configuration, environment, "signing-key"));
         else
-            throw new InvalidOperationException(
-                $"Auth:SigningKey is not set. Give the service an HS256 signing key of at least {MinimumKeyBytes} bytes (e.g. the Auth__SigningKey environment variable).");
+            throw new ConfigurationException(
+                $"{SigningKeySetting} is not set. Give the service an HS256 signing key of at least {MinimumKeyBytes} bytes "
+                + $"(e.g. the {ConfigurationException.EnvironmentVariable(SigningKeySetting)} environment variable).");
         if (key.Length < MinimumKeyBytes)
-            throw new InvalidOperationException(
-                $"Auth:SigningKey is {key.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8).");
+            throw new ConfigurationException(
+                $"{SigningKeySetting} is {key.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8) "
+                + $"(e.g. the {ConfigurationException.EnvironmentVariable(SigningKeySetting)} environment variable).");
         return new Settings(new SymmetricSecurityKey(key),
             configuration["Auth:Issuer"] ?? DefaultIssuer, configuration["Auth:Audience"] ?? DefaultAudience);
     }

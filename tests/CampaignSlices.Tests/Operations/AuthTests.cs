@@ -89,8 +89,8 @@ public sealed class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         await using var production = new ProductionApi(signingKey);
         var failure = await Assert.ThrowsAnyAsync<Exception>(async () => await production.InitializeAsync());
-        var cause = failure is InvalidOperationException ? failure : failure.InnerException ?? failure;
-        Assert.IsType<InvalidOperationException>(cause);
+        var cause = failure is ConfigurationException ? failure : failure.InnerException ?? failure;
+        Assert.IsType<ConfigurationException>(cause);
         Assert.StartsWith(message, cause.Message);
     }
 

@@ -1,0 +1,34 @@
+using CampaignSlices.Tests.Infrastructure;
+
+namespace CampaignSlices.Tests.Operations;
+
+/// <summary>How the built service starts and stops, as an operator sees it in its output.</summary>
+public sealed class StartupTests
+{
+    /// <summary>Everything a Production start needs; each case takes one setting away or spoils it.</summary>
+    private static Dictionary<string, string?> Production(string database) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["ConnectionStrings__Campaigns"] = database,
+        ["Auth__SigningKey"] = ApiFactory.SigningKey,
+        ["Webhooks__SigningSecret"] = ApiFactory.WebhookSecret,
+    };
+
+    [Theory]
+    [InlineData("Auth__SigningKey", null, "Auth:SigningKey is not set. Give the service an HS256 signing key of at least 32 bytes")]
+    [InlineData("Auth__SigningKey", "only-twenty-one-bytes", "Auth:SigningKey is 21 bytes long; it must be at least 32 bytes")]
+    [InlineData("Scheduling__Retries", "many", "Failed to convert configuration value 'many' at 'Scheduling:Retries'")]
+    public async Task A_configuration_error_stops_start_up_with_one_line_naming_the_setting(string variable, string? value, string line)
+    {
+        var environment = Production("Host=127.0.0.1;Port=1;Database=unreached");
+        environment[variable] = value;
+
+        var (exit, stdout, stderr) = await ServiceRun.RunToExitAsync(environment);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        var error = Assert.Single(stderr.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(line, error);
+        Assert.Contains(variable, error);
+    }
+}
