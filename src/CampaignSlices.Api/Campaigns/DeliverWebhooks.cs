@@ -22,7 +22,7 @@ public static class DeliverWebhooks
             var section = configuration.GetSection("Webhooks");
             var secret = section["SigningSecret"] is { Length: > 0 } configured ? configured
                 : environment.IsDevelopment() ? LocalData.Secret(configuration, environment, "webhook-secret")
-                : throw new InvalidOperationException("Webhooks:SigningSecret is not set. Give the service the secret webhook signatures are made with (e.g. the Webhooks__SigningSecret environment variable).");
+                : throw new ConfigurationException("Webhooks:SigningSecret is not set. Give the service the secret webhook signatures are made with (e.g. the Webhooks__SigningSecret environment variable).");
             return new Settings(Encoding.UTF8.GetBytes(secret),
                 section.GetValue("MaxAttempts", 8),
                 section.GetValue("InitialDelay", TimeSpan.FromSeconds(5)),

@@ -17,6 +17,8 @@ public sealed class StartupTests
     [Theory]
     [InlineData("Auth__SigningKey", null, "Auth:SigningKey is not set. Give the service an HS256 signing key of at least 32 bytes")]
     [InlineData("Auth__SigningKey", "only-twenty-one-bytes", "Auth:SigningKey is 21 bytes long; it must be at least 32 bytes")]
+    [InlineData("Webhooks__SigningSecret", null, "Webhooks:SigningSecret is not set.")]
+    [InlineData("Datasets__MaxRows", "0", "Datasets:MaxRows and Datasets:MaxBytes must be positive")]
     [InlineData("Scheduling__Retries", "many", "Failed to convert configuration value 'many' at 'Scheduling:Retries'")]
     public async Task A_configuration_error_stops_start_up_with_one_line_naming_the_setting(string variable, string? value, string line)
     {
