@@ -101,17 +101,34 @@ public static class Auth
     /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(user.FindFirstValue(JwtRegisteredClaimNames.Sub)!);
 
-    /// <summary>`token --user UUID [--hours N]`: prints a token for local use and exits.</summary>
+    private const string TokenUsage = """
+        usage: token --user <uuid> [--hours N] [--Setting:Name=value ...]
+        Prints one line: a bearer token for the user, valid N hours (default 24).
+        It is signed with Auth:SigningKey (the Auth__SigningKey environment variable) when that is set, else, in
+        Development, with the key the service generated in its local data folder (LocalData:Folder, default .data).
+        The environment is Development unless ASPNETCORE_ENVIRONMENT or DOTNET_ENVIRONMENT says otherwise.
+        """;
+
+    /// <summary>`token --user UUID [--hours N]`: prints a token for local use, and nothing else on standard output.</summary>
     public static int RunTokenCommand(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args.Where(a => a.StartsWith("--") && a.Contains('=')).ToArray());
-        var user = ArgumentAfter(args, "--user");
-        if (!Guid.TryParse(user, out var userId))
+        var hoursArgument = ArgumentAfter(args, "--hours");
+        var hours = 24;
+        if (!Guid.TryParse(ArgumentAfter(args, "--user"), out var userId)
+            || hoursArgument is not null && (!int.TryParse(hoursArgument, out hours) || hours < 1))
         {
-            Console.Error.WriteLine("usage: dotnet run --project src/CampaignSlices.Api -- token --user <uuid> [--hours N]");
+            Console.Error.WriteLine(TokenUsage);
             return 2;
         }
-        var hours = int.TryParse(ArgumentAfter(args, "--hours"), out var h) && h > 0 ? h : 24;
+        // `dotnet run --no-launch-profile` (the way to capture the output alone) sets no environment, and the
+        // service it is meant for is the Development one of `dotnet run`.
+        var unset = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") is null
+            && Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") is null;
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=')).ToArray(),
+            EnvironmentName = unset ? Environments.Development : null,
+        });
         Console.WriteLine(IssueToken(ReadSettings(builder.Configuration, builder.Environment), userId, TimeSpan.FromHours(hours)));
         return 0;
     }

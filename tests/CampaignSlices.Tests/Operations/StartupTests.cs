@@ -33,4 +33,17 @@ public sealed class StartupTests
         Assert.StartsWith(line, error);
         Assert.Contains(variable, error);
     }
+
+    [Fact]
+    public async Task The_token_command_in_production_without_a_key_says_so_in_one_line()
+    {
+        var environment = Production("Host=127.0.0.1;Port=1;Database=unreached");
+        environment["Auth__SigningKey"] = null;
+
+        var (exit, stdout, stderr) = await ServiceRun.RunToExitAsync(environment, "token", "--user", Guid.NewGuid().ToString());
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("Auth:SigningKey is not set.", Assert.Single(stderr.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries)));
+    }
 }
