@@ -15,6 +15,7 @@ public static class Auth
     private const string SigningKeySetting = "Auth:SigningKey";
     private const string DefaultIssuer = "campaign-slices";
     private const string DefaultAudience = "campaign-slices";
+    private const string KeyRingPreload = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
 
     public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience);
 
@@ -53,6 +54,11 @@ public static class Auth
                 },
             };
         });
+        // AddAuthentication also registers Data Protection (for cookie and remote sign-in handlers), whose hosted
+        // service makes a key ring at start-up: files under ~/.aspnet and, in a container, a warning that they
+        // will not outlive it. Bearer tokens never use it and nothing else here does (dotnet/aspnetcore#47410).
+        if (builder.Services.FirstOrDefault(service => service.ImplementationType?.FullName == KeyRingPreload) is { } preload)
+            builder.Services.Remove(preload);
         // Every route needs a user's token unless it allows anonymous callers. A route group for other
         // callers (workers) names its own policy with RequireAuthorization, which replaces this fallback.
         builder.Services.AddAuthorizationBuilder()

@@ -46,4 +46,38 @@ public sealed class StartupTests
         Assert.Equal("", stdout);
         Assert.StartsWith("Auth:SigningKey is not set.", Assert.Single(stderr.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries)));
     }
+
+    [Fact]
+    public async Task A_clean_restart_logs_no_warning_and_writes_nothing_to_the_home_folder()
+    {
+        var home = Directory.CreateTempSubdirectory("campaign-slices-home-");
+        try
+        {
+            var environment = Production(await PostgresCluster.CreateDatabaseAsync());
+            environment["HOME"] = home.FullName;
+            // As in the runtime image, where Data Protection warns that its keys will not outlive the container.
+            environment["DOTNET_RUNNING_IN_CONTAINER"] = "true";
+            // A check-in row left behind by the first run would be judged failed within seconds of the second.
+            environment["Scheduling__CheckinInterval"] = "00:00:01";
+            environment["Scheduling__CheckinMisfireThreshold"] = "00:00:02";
+            foreach (var run in new[] { "first run", "restart" })
+            {
+                var address = ServiceRun.FreeAddress();
+                await using var service = ServiceRun.Start(environment, "--urls", address.ToString());
+                await service.WaitUntilReadyAsync(address);
+                await Task.Delay(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+                var (exit, stdout, stderr) = await service.StopAsync();
+
+                Assert.True(exit == 0, $"{run}: exit code {exit}: {stderr}");
+                Assert.Equal("", stderr);
+                foreach (var level in new[] { "Warning", "Error", "Critical" })
+                    Assert.False(stdout.Contains($"\"LogLevel\":\"{level}\"", StringComparison.Ordinal), $"{run} logged a {level}:\n{stdout}");
+            }
+            Assert.Empty(home.EnumerateFileSystemInfos());
+        }
+        finally
+        {
+            home.Delete(recursive: true);
+        }
+    }
 }
