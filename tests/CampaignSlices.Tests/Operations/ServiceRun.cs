@@ -10,6 +10,12 @@ namespace CampaignSlices.Tests.Operations;
 /// </summary>
 internal sealed class ServiceRun : IAsyncDisposable
 {
+    /// <summary>
+    /// Tests that start processes run after the others, one at a time: on a small machine the processes'
+    /// start-up competes with the tests that schedule a launch a second or two ahead.
+    /// </summary>
+    public const string Collection = "Service processes";
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private readonly Process _process;
     private readonly Task<string> _stdout;
@@ -113,3 +119,6 @@ internal sealed class ServiceRun : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+[CollectionDefinition(ServiceRun.Collection, DisableParallelization = true)]
+public sealed class ServiceProcessesCollection;

@@ -8,6 +8,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace CampaignSlices.Tests.Operations;
 
 /// <summary>`CampaignSlices.Api token --user UUID`: its standard output is the token alone, so `TOKEN=$(…)` captures it.</summary>
+[Collection(ServiceRun.Collection)]
 public sealed class TokenCommandTests(ApiFactory api) : IClassFixture<ApiFactory>
 {
     [Fact]
