@@ -4,6 +4,7 @@ using CampaignSlices.Api.Datasets;
 using CampaignSlices.Api.Infrastructure;
 using CampaignSlices.Api.Webhooks;
 
+AppDomain.CurrentDomain.UnhandledException += ConfigurationException.ExitWithMessage;
 if (args is ["token", ..])
     return Auth.RunTokenCommand(args[1..]);
 

@@ -31,7 +31,7 @@ public static class ImportDataset
         {
             var settings = configuration.GetSection("Datasets").Get<Settings>() ?? new Settings();
             if (settings.MaxRows < 1 || settings.MaxBytes < 1)
-                throw new InvalidOperationException("Datasets:MaxRows and Datasets:MaxBytes must be positive.");
+                throw new ConfigurationException("Datasets:MaxRows and Datasets:MaxBytes must be positive (e.g. the Datasets__MaxRows and Datasets__MaxBytes environment variables).");
             return settings;
         }
     }

@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text;
-using System.Text.Encodings.Web;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -12,34 +10,59 @@ namespace CampaignSlices.Api.Infrastructure;
 /// <summary>Bearer JWTs (HS256) whose `sub` is the owning user's UUID, as SPEC section 2 says.</summary>
 public static class Auth
 {
-    public const string Scheme = "Bearer";
+    public const string Scheme = JwtBearerDefaults.AuthenticationScheme;
     public const int MinimumKeyBytes = 32;
+    private const string SigningKeySetting = "Auth:SigningKey";
     private const string DefaultIssuer = "campaign-slices";
     private const string DefaultAudience = "campaign-slices";
+    private const string KeyRingPreload = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
 
-    public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience)
-    {
-        /// <summary>Made once: building the parameters per request was a measurable share of a GET.</summary>
-        public TokenValidationParameters Validation { get; } = new()
-        {
-            ValidIssuer = Issuer,
-            ValidAudience = Audience,
-            IssuerSigningKey = Key,
-            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-            RequireExpirationTime = true,
-            RequireSignedTokens = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
-        };
-    }
+    public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience);
 
     public static void AddAuth(this WebApplicationBuilder builder)
     {
         var settings = ReadSettings(builder.Configuration, builder.Environment);
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<ValidatedTokens>();
-        builder.Services.AddAuthentication(Scheme).AddScheme<AuthenticationSchemeOptions, BearerHandler>(Scheme, null);
+        builder.Services.AddAuthentication(Scheme).AddJwtBearer(Scheme, options =>
+        {
+            options.MapInboundClaims = false;
+            // The 401 does not say which check failed; the handler logs it (at Information).
+            options.IncludeErrorDetails = false;
+            options.TokenValidationParameters = new TokenValidationParameters
+            {
+                ValidIssuer = settings.Issuer,
+                ValidAudience = settings.Audience,
+                IssuerSigningKey = settings.Key,
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                RequireExpirationTime = true,
+                RequireSignedTokens = true,
+                ClockSkew = TimeSpan.FromSeconds(30),
+            };
+            options.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context =>
+                {
+                    if (!Guid.TryParse(context.Principal?.FindFirstValue(JwtRegisteredClaimNames.Sub), out _))
+                        context.Fail("The token's sub must be a user UUID.");
+                    return Task.CompletedTask;
+                },
+                // A caller who sent credentials learns they were not accepted; one who sent none only that a token is needed.
+                OnChallenge = context =>
+                {
+                    if (context.Request.Headers.Authorization.Count > 0)
+                        context.Error = "invalid_token";
+                    return Task.CompletedTask;
+                },
+            };
+        });
+        // AddAuthentication also registers Data Protection (for cookie and remote sign-in handlers), whose hosted
+        // service makes a key ring at start-up: files under ~/.aspnet and, in a container, a warning that they
+        // will not outlive it. Bearer tokens never use it and nothing else here does (dotnet/aspnetcore#47410).
+        if (builder.Services.FirstOrDefault(service => service.ImplementationType?.FullName == KeyRingPreload) is { } preload)
+            builder.Services.Remove(preload);
+        // Every route needs a user's token unless it allows anonymous callers. A route group for other
+        // callers (workers) names its own policy with RequireAuthorization, which replaces this fallback.
         builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
     }
 
     /// <summary>
@@ -48,18 +71,20 @@ public static class Auth
     /// </summary>
     public static Settings ReadSettings(IConfiguration configuration, IHostEnvironment environment)
     {
-        var configured = configuration["Auth:SigningKey"];
+        var configured = configuration[SigningKeySetting];
         byte[] key;
         if (!string.IsNullOrEmpty(configured))
             key = Encoding.UTF8.GetBytes(configured);
         else if (environment.IsDevelopment())
             key = Encoding.UTF8.GetBytes(LocalData.Secret(configuration, environment, "signing-key"));
         else
-            throw new InvalidOperationException(
-                $"Auth:SigningKey is not set. Give the service an HS256 signing key of at least {MinimumKeyBytes} bytes (e.g. the Auth__SigningKey environment variable).");
+            throw new ConfigurationException(
+                $"{SigningKeySetting} is not set. Give the service an HS256 signing key of at least {MinimumKeyBytes} bytes "
+                + $"(e.g. the {ConfigurationException.EnvironmentVariable(SigningKeySetting)} environment variable).");
         if (key.Length < MinimumKeyBytes)
-            throw new InvalidOperationException(
-                $"Auth:SigningKey is {key.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8).");
+            throw new ConfigurationException(
+                $"{SigningKeySetting} is {key.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8) "
+                + $"(e.g. the {ConfigurationException.EnvironmentVariable(SigningKeySetting)} environment variable).");
         return new Settings(new SymmetricSecurityKey(key),
             configuration["Auth:Issuer"] ?? DefaultIssuer, configuration["Auth:Audience"] ?? DefaultAudience);
     }
@@ -79,20 +104,37 @@ public static class Auth
         });
     }
 
-    /// <summary>The authenticated caller's user id; the handler only admits tokens whose sub is a UUID.</summary>
+    /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(user.FindFirstValue(JwtRegisteredClaimNames.Sub)!);
 
-    /// <summary>`token --user UUID [--hours N]`: prints a token for local use and exits.</summary>
+    private const string TokenUsage = """
+        usage: token --user <uuid> [--hours N] [--Setting:Name=value ...]
+        Prints one line: a bearer token for the user, valid N hours (default 24).
+        It is signed with Auth:SigningKey (the Auth__SigningKey environment variable) when that is set, else, in
+        Development, with the key the service generated in its local data folder (LocalData:Folder, default .data).
+        The environment is Development unless ASPNETCORE_ENVIRONMENT or DOTNET_ENVIRONMENT says otherwise.
+        """;
+
+    /// <summary>`token --user UUID [--hours N]`: prints a token for local use, and nothing else on standard output.</summary>
     public static int RunTokenCommand(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args.Where(a => a.StartsWith("--") && a.Contains('=')).ToArray());
-        var user = ArgumentAfter(args, "--user");
-        if (!Guid.TryParse(user, out var userId))
+        var hoursArgument = ArgumentAfter(args, "--hours");
+        var hours = 24;
+        if (!Guid.TryParse(ArgumentAfter(args, "--user"), out var userId)
+            || hoursArgument is not null && (!int.TryParse(hoursArgument, out hours) || hours < 1))
         {
-            Console.Error.WriteLine("usage: dotnet run --project src/CampaignSlices.Api -- token --user <uuid> [--hours N]");
+            Console.Error.WriteLine(TokenUsage);
             return 2;
         }
-        var hours = int.TryParse(ArgumentAfter(args, "--hours"), out var h) && h > 0 ? h : 24;
+        // `dotnet run --no-launch-profile` (the way to capture the output alone) sets no environment, and the
+        // service it is meant for is the Development one of `dotnet run`.
+        var unset = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") is null
+            && Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") is null;
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=')).ToArray(),
+            EnvironmentName = unset ? Environments.Development : null,
+        });
         Console.WriteLine(IssueToken(ReadSettings(builder.Configuration, builder.Environment), userId, TimeSpan.FromHours(hours)));
         return 0;
     }
@@ -101,63 +143,5 @@ public static class Auth
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
-
-    private sealed class BearerHandler(
-        IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, Settings settings, ValidatedTokens validated)
-        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
-    {
-        private static readonly JsonWebTokenHandler Tokens = new() { MapInboundClaims = false };
-
-        protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
-        {
-            string? header = Request.Headers.Authorization;
-            if (string.IsNullOrEmpty(header))
-                return AuthenticateResult.NoResult();
-            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-                return AuthenticateResult.Fail("The Authorization header must be 'Bearer <token>'.");
-
-            var token = header["Bearer ".Length..].Trim();
-            var now = TimeProvider.GetUtcNow().UtcDateTime;
-            if (validated.TryGet(token, now) is not { } identity)
-            {
-                var result = await Tokens.ValidateTokenAsync(token, settings.Validation);
-                if (!result.IsValid)
-                    return AuthenticateResult.Fail(result.Exception?.Message ?? "Invalid token.");
-                if (result.SecurityToken is not JsonWebToken { Subject: var subject } jwt || !Guid.TryParse(subject, out _))
-                    return AuthenticateResult.Fail("The token's sub must be a user UUID.");
-                identity = result.ClaimsIdentity;
-                validated.Add(token, identity, jwt.ValidTo + settings.Validation.ClockSkew);
-            }
-            return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Auth.Scheme));
-        }
-
-        protected override Task HandleChallengeAsync(AuthenticationProperties properties)
-        {
-            Response.StatusCode = StatusCodes.Status401Unauthorized;
-            Response.Headers.WWWAuthenticate = Request.Headers.Authorization.Count == 0 ? "Bearer" : "Bearer error=\"invalid_token\"";
-            return Task.CompletedTask;
-        }
-    }
-
-    /// <summary>
-    /// Tokens already validated, until they expire: a caller sends the same token on every request,
-    /// and checking its signature and claims each time was a measurable share of a GET. Bounded: when
-    /// full it starts over.
-    /// </summary>
-    public sealed class ValidatedTokens
-    {
-        private const int Capacity = 10_000;
-        private readonly ConcurrentDictionary<string, (ClaimsIdentity Identity, DateTime ValidUntil)> _tokens = new(StringComparer.Ordinal);
-
-        public ClaimsIdentity? TryGet(string token, DateTime now) =>
-            _tokens.TryGetValue(token, out var entry) && now <= entry.ValidUntil ? entry.Identity : null;
-
-        public void Add(string token, ClaimsIdentity identity, DateTime validUntil)
-        {
-            if (_tokens.Count >= Capacity)
-                _tokens.Clear();
-            _tokens[token] = (identity, validUntil);
-        }
     }
 }

@@ -24,7 +24,12 @@ public static class Database
             connectionString = await EnsureDatabaseAsync(server.ConnectionString, EmbeddedDatabaseName);
             Console.WriteLine($"Embedded PostgreSQL on 127.0.0.1:{server.Port}, data in {server.DataDirectory}");
         }
-        builder.Services.AddSingleton(sp => new NpgsqlDataSourceBuilder(connectionString)
+        var settings = new NpgsqlConnectionStringBuilder(connectionString);
+        // Npgsql 10 tries GSS (Kerberos) encryption first by default; the .NET container images have no Kerberos
+        // library, so every start printed "Cannot load library libgssapi_krb5.so.2". Prefer becomes Disable; Require stays.
+        if (settings.GssEncryptionMode == GssEncryptionMode.Prefer)
+            settings.GssEncryptionMode = GssEncryptionMode.Disable;
+        builder.Services.AddSingleton(sp => new NpgsqlDataSourceBuilder(settings.ConnectionString)
             .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
             .Build());
         builder.Services.AddSingleton<System.Data.Common.DbDataSource>(sp => sp.GetRequiredService<NpgsqlDataSource>());

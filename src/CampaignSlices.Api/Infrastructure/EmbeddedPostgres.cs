@@ -86,7 +86,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         var configured = Environment.GetEnvironmentVariable("PG_BIN");
         var candidates = configured is null ? BinaryFolders : [configured, .. BinaryFolders];
         return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, "pg_ctl")))
-            ?? throw new InvalidOperationException(
+            ?? throw new ConfigurationException(
                 "No PostgreSQL binaries found (looked for pg_ctl in " + string.Join(", ", candidates) + "). " +
                 "Install them (Debian/Ubuntu: `apt-get install postgresql`), point PG_BIN at the folder holding pg_ctl, " +
                 "or give a server with ConnectionStrings__Campaigns.");
@@ -131,9 +131,10 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
         catch (InvalidOperationException)
         {
-            throw new InvalidOperationException(
+            throw new ConfigurationException(
                 $"Running as root, PostgreSQL runs as the 'postgres' user, which cannot reach {dataDirectory}. " +
-                "Choose a data folder it can reach (Embedded:DataDirectory), e.g. under /var/tmp.");
+                "Choose a data folder it can reach with LocalData:Folder (the LocalData__Folder environment variable), e.g. under /var/tmp, " +
+                "or give a server with ConnectionStrings__Campaigns.");
         }
     }
 

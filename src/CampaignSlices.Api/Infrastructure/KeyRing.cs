@@ -54,8 +54,8 @@ public static class KeyRing
                 }
                 catch (Exception e) when (e is CryptographicException or FormatException)
                 {
-                    throw new InvalidOperationException(
-                        $"Data Protection key {key.KeyId} in the database cannot be decrypted: DataProtection:KeyEncryptionKey is not the key it was stored under.", e);
+                    throw new ConfigurationException(
+                        $"Data Protection key {key.KeyId} in the database cannot be decrypted: DataProtection:KeyEncryptionKey is not the key it was stored under ({e.GetType().Name}).");
                 }
             app.Services.GetDataProtector("CampaignSlices.KeyRing.Load").Protect([0]);
         }
@@ -74,12 +74,13 @@ public static class KeyRing
         var configured = configuration["DataProtection:KeyEncryptionKey"];
         var secret = !string.IsNullOrEmpty(configured) ? configured
             : environment.IsDevelopment() ? LocalData.Secret(configuration, environment, "key-encryption-key")
-            : throw new InvalidOperationException(
+            : throw new ConfigurationException(
                 $"DataProtection:KeyEncryptionKey is not set. Give the service a random secret of at least {MinimumKeyBytes} bytes, the same on every replica "
                 + "(e.g. the DataProtection__KeyEncryptionKey environment variable); it encrypts the key ring kept in the database.");
         var bytes = Encoding.UTF8.GetBytes(secret);
         if (bytes.Length < MinimumKeyBytes)
-            throw new InvalidOperationException($"DataProtection:KeyEncryptionKey is {bytes.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8).");
+            throw new ConfigurationException($"DataProtection:KeyEncryptionKey is {bytes.Length} bytes long; it must be at least {MinimumKeyBytes} bytes (UTF-8) "
+                + "(the DataProtection__KeyEncryptionKey environment variable).");
         return HKDF.DeriveKey(HashAlgorithmName.SHA256, bytes, 32, info: "CampaignSlices key ring"u8.ToArray());
     }
 

@@ -12,13 +12,13 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
+using Scalar.AspNetCore;
 
 namespace CampaignSlices.Api.Infrastructure;
 
-/// <summary>The OpenAPI document at /openapi/v1.json and the Scalar reference at /scalar.</summary>
+/// <summary>The OpenAPI document at /openapi/v1.json, the Scalar reference at /scalar and the pointer to both at /.</summary>
 public static class OpenApi
 {
-    private const string ScalarBundle = "scalar/standalone.js";
     private const string ProblemJson = "application/problem+json";
     private const string ProblemSchemaId = "ProblemDetails";
 
@@ -376,50 +376,25 @@ public static class OpenApi
             return Task.CompletedTask;
         });
 
+    /// <summary>
+    /// The document, the Scalar reference (Scalar.AspNetCore serves its own embedded bundle under
+    /// /scalar/; /scalar redirects there) and `GET /` pointing at both; none needs a token.
+    /// </summary>
     public static void MapApiReference(this WebApplication app)
     {
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
-        var bundle = Path.Combine(AppContext.BaseDirectory, ScalarBundle);
-        app.MapGet("/scalar", () => Results.Content(ScalarPage(File.Exists(bundle)), "text/html; charset=utf-8"))
-            .AllowAnonymous().ExcludeFromDescription();
-        app.MapGet("/scalar/standalone.js", () => File.Exists(bundle)
-                ? Results.File(bundle, "text/javascript")
-                : Problems.NotFound("The Scalar bundle was not fetched at build time; see /scalar."))
+        // Bearer preselected; no web fonts, telemetry or AI agent, so the page talks to nothing beyond this service.
+        app.MapScalarApiReference(options => options
+                .WithTitle("CampaignSlices API")
+                .AddPreferredSecuritySchemes(Auth.Scheme)
+                .DisableDefaultFonts()
+                .DisableTelemetry()
+                .DisableAgent())
+            .AllowAnonymous();
+        // A way in for a person or a probe that knows only the host; not part of the API contract.
+        app.MapGet("/", () => TypedResults.Ok(new RootDocument("CampaignSlices API", "/scalar", "/openapi/v1.json", "/health/ready")))
             .AllowAnonymous().ExcludeFromDescription();
     }
 
-    private static string ScalarPage(bool bundleAvailable) => bundleAvailable
-        ? """
-          <!doctype html>
-          <html lang="en">
-          <head><title>CampaignSlices API</title><meta charset="utf-8" /><meta name="viewport" content="width=device-width, initial-scale=1" /></head>
-          <body>
-          <div id="app"></div>
-          <script src="/scalar/standalone.js"></script>
-          <script>
-            // Bearer preselected (paste a token from `dotnet run --project src/CampaignSlices.Api -- token --user <uuid>`);
-            // no web fonts, so the page needs nothing beyond this service.
-            Scalar.createApiReference('#app', {
-              url: '/openapi/v1.json',
-              authentication: { preferredSecurityScheme: 'Bearer' },
-              withDefaultFonts: false,
-            })
-          </script>
-          </body>
-          </html>
-          """
-        : """
-          <!doctype html>
-          <html lang="en">
-          <head><title>CampaignSlices API</title><meta charset="utf-8" /></head>
-          <body>
-          <h1>CampaignSlices API</h1>
-          <p>The Scalar API reference bundle is missing: it is fetched from the npm registry when the project builds
-          (<code>@scalar/api-reference</code>, pinned in <code>src/CampaignSlices.Api/Scalar.targets</code>), and this build could not fetch it.</p>
-          <p>To get it, install Node.js with npm, make sure the npm registry is reachable, and build again:
-          <code>dotnet build src/CampaignSlices.Api</code> (the build log says why the last fetch failed).</p>
-          <p>The OpenAPI document itself is at <a href="/openapi/v1.json">/openapi/v1.json</a>.</p>
-          </body>
-          </html>
-          """;
+    public sealed record RootDocument(string Name, string ApiReference, string OpenapiDocument, string Readiness);
 }

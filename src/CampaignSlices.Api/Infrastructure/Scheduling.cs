@@ -1,4 +1,6 @@
+using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 using Quartz;
 
 namespace CampaignSlices.Api.Infrastructure;
@@ -42,6 +44,7 @@ public static class Scheduling
             jobs?.Invoke(quartz);
         });
         builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        builder.Services.AddHostedService<LeaveClusterOnStop>();
         builder.Services.AddHealthChecks().AddCheck<SchedulerStarted>("scheduler", tags: [Health.ReadyTag]);
     }
 
@@ -54,5 +57,45 @@ public static class Scheduling
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy("The scheduler has not started.");
         }
+    }
+
+    /// <summary>
+    /// A node that stops cleanly takes its check-in row with it. Left behind, the row reads as a node that
+    /// died: the next node to start warns "detected 1 failed or restarted instances" and recovers nothing.
+    /// A stable instance id would not help, since Quartz counts its own earlier row as restarted too. The
+    /// row stays while fired triggers of this node remain, so that they are still recovered.
+    /// </summary>
+    private sealed class LeaveClusterOnStop(ISchedulerFactory schedulers, NpgsqlDataSource db, ILogger<LeaveClusterOnStop> logger)
+        : IHostedLifecycleService
+    {
+        private const string LeaveSql = """
+            delete from quartz.qrtz_scheduler_state s
+            where s.sched_name = @scheduler and s.instance_name = @instance
+              and not exists (select from quartz.qrtz_fired_triggers f where f.sched_name = s.sched_name and f.instance_name = s.instance_name)
+            """;
+
+        private string? _instanceId;
+
+        public async Task StartedAsync(CancellationToken ct) => _instanceId = (await schedulers.GetScheduler(ct))?.SchedulerInstanceId;
+
+        public async Task StoppedAsync(CancellationToken ct)
+        {
+            if (_instanceId is null)
+                return;
+            try
+            {
+                await using var connection = await db.OpenConnectionAsync(ct);
+                await connection.ExecuteAsync(new CommandDefinition(LeaveSql, new { scheduler = SchedulerName, instance = _instanceId }, cancellationToken: ct));
+            }
+            catch (NpgsqlException e)
+            {
+                logger.LogWarning(e, "Could not remove the check-in row of scheduler instance {InstanceId}; the next start will report it as failed.", _instanceId);
+            }
+        }
+
+        public Task StartingAsync(CancellationToken ct) => Task.CompletedTask;
+        public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+        public Task StoppingAsync(CancellationToken ct) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
     }
 }

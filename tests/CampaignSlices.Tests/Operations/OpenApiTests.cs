@@ -81,28 +81,36 @@ public sealed class OpenApiTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task Scalar_reference_answers_html_without_a_token()
+    public async Task Scalar_reference_answers_html_that_loads_the_document_without_a_token()
     {
-        var client = api.AnonymousClient();
-        var page = await client.GetAsync("/scalar", TestContext.Current.CancellationToken);
+        using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = api.AnonymousClient().BaseAddress };
+        var redirect = await client.GetAsync("/scalar", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
+        Assert.Equal("/scalar/", new Uri(redirect.RequestMessage!.RequestUri!, redirect.Headers.Location!).AbsolutePath);
+
+        var page = await client.GetAsync("/scalar/", TestContext.Current.CancellationToken);
         var html = await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("/openapi/v1.json", html);
+        // Relative to the service root, which the page's script works out from its own path.
+        Assert.Contains("\"url\":\"openapi/v1.json\"", html);
 
-        // The bundle is fetched at build time when npm can reach its registry; either way the page says what to do.
-        var bundle = await client.GetAsync("/scalar/standalone.js", TestContext.Current.CancellationToken);
-        if (File.Exists(Path.Combine(AppContext.BaseDirectory, "scalar", "standalone.js")))
-        {
-            Assert.Contains("<script src=\"/scalar/standalone.js\">", html);
-            Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
-            Assert.Equal("text/javascript", bundle.Content.Headers.ContentType?.MediaType);
-        }
-        else
-        {
-            Assert.Contains("dotnet build src/CampaignSlices.Api", html);
-            Assert.Equal(HttpStatusCode.NotFound, bundle.StatusCode);
-            Assert.Equal("application/problem+json", bundle.Content.Headers.ContentType?.MediaType);
-        }
+        var bundle = await client.GetAsync("/scalar/scalar.js", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
+        Assert.Equal("text/javascript", bundle.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_root_points_at_the_reference_the_document_and_readiness()
+    {
+        var client = api.AnonymousClient();
+        var response = await client.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var root = JsonNode.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!.AsObject();
+
+        Assert.Equal(["api_reference", "name", "openapi_document", "readiness"], root.Select(member => member.Key).Order(StringComparer.Ordinal));
+        foreach (var link in new[] { "api_reference", "openapi_document", "readiness" })
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync((string)root[link]!, TestContext.Current.CancellationToken)).StatusCode);
     }
 }
