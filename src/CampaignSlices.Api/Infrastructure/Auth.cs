@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -7,7 +8,7 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace CampaignSlices.Api.Infrastructure;
 
-/// <summary>Bearer JWTs (HS256) whose `sub` is the owning user's UUID, as SPEC section 2 says.</summary>
+/// <summary>Bearer JWTs (HS256) whose `sub` is the owning user's UUID.</summary>
 public static class Auth
 {
     public const string Scheme = JwtBearerDefaults.AuthenticationScheme;
@@ -24,6 +25,8 @@ public static class Auth
         var settings = ReadSettings(builder.Configuration, builder.Environment);
         builder.Services.AddAuthentication(Scheme).AddJwtBearer(Scheme, options =>
         {
+            options.TokenHandlers.Clear();
+            options.TokenHandlers.Add(new RememberingTokenHandler());
             options.MapInboundClaims = false;
             // The 401 does not say which check failed; the handler logs it (at Information).
             options.IncludeErrorDetails = false;
@@ -56,7 +59,8 @@ public static class Auth
         });
         // AddAuthentication also registers Data Protection (for cookie and remote sign-in handlers), whose hosted
         // service makes a key ring at start-up: files under ~/.aspnet and, in a container, a warning that they
-        // will not outlive it. Bearer tokens never use it and nothing else here does (dotnet/aspnetcore#47410).
+        // will not outlive it. Bearer tokens never use it; the webhook secrets do, and KeyRing loads their key ring from
+        // PostgreSQL at start-up instead (dotnet/aspnetcore#47410).
         if (builder.Services.FirstOrDefault(service => service.ImplementationType?.FullName == KeyRingPreload) is { } preload)
             builder.Services.Remove(preload);
         // Every route needs a user's token unless it allows anonymous callers. A route group for other
@@ -143,5 +147,30 @@ public static class Auth
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+
+    /// <summary>
+    /// Tokens already validated, until they expire (their exp plus the skew): a caller sends the same
+    /// token on every request, and checking its signature and claims each time was a measured share of
+    /// a GET. Bounded: when full it starts over. A changed signing key means a restart anyway.
+    /// </summary>
+    private sealed class RememberingTokenHandler : JsonWebTokenHandler
+    {
+        private const int Capacity = 10_000;
+        private readonly ConcurrentDictionary<string, (TokenValidationResult Result, DateTime ValidUntil)> _validated = new(StringComparer.Ordinal);
+
+        public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+        {
+            if (_validated.TryGetValue(token, out var kept) && DateTime.UtcNow <= kept.ValidUntil)
+                return kept.Result;
+            var result = await base.ValidateTokenAsync(token, validationParameters);
+            if (result.IsValid && result.SecurityToken is JsonWebToken jwt)
+            {
+                if (_validated.Count >= Capacity)
+                    _validated.Clear();
+                _validated[token] = (result, jwt.ValidTo + validationParameters.ClockSkew);
+            }
+            return result;
+        }
     }
 }
