@@ -121,7 +121,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
     [Fact]
     public async Task A_real_trigger_holds_and_resuming_the_hold_launches_as_it_stands()
     {
-        var start = StartIn(TimeSpan.FromSeconds(2));
+        var start = StartIn(TimeSpan.FromSeconds(3));
         var (client, id) = await ScheduledAsync(body => body.With("unreviewed_launch_policy", "hold"), start);
 
         var held = await WaitForStatusAsync(client, id, "paused");
@@ -142,7 +142,7 @@ public sealed class PolicyTests(ApiFactory api) : IClassFixture<ApiFactory>
     [Fact]
     public async Task A_real_trigger_cancels_to_a_draft_without_a_trigger_that_can_be_scheduled_again()
     {
-        var start = StartIn(TimeSpan.FromSeconds(2));
+        var start = StartIn(TimeSpan.FromSeconds(3));
         var (client, id) = await ScheduledAsync(body => body.With("unreviewed_launch_policy", "cancel"), start);
 
         await WaitForStatusAsync(client, id, "draft");

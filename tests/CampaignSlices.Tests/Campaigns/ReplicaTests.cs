@@ -25,7 +25,7 @@ public sealed class ReplicaTests
         DateTimeOffset start;
         await using (var before = await StartAsync(database))
         {
-            (id, start) = await ScheduleAsync(before, user, TimeSpan.FromSeconds(2));
+            (id, start) = await ScheduleAsync(before, user, TimeSpan.FromSeconds(3));
         }
         while (DateTimeOffset.UtcNow < start.AddSeconds(1))
             await Task.Delay(200, Ct);

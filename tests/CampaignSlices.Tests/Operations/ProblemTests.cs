@@ -107,7 +107,11 @@ public sealed class ProblemTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task A_body_over_one_mebibyte_is_413()
     {
         var body = $$"""{"name":"{{new string('a', 1024 * 1024)}}"}""";
-        var response = await PostJsonAsync(body);
+        // As a careful client sends a large body: the 413 comes before the body is sent, so the server's
+        // close of the connection cannot cut the upload (a broken pipe) before the answer is read.
+        using var request = new HttpRequestMessage(HttpMethod.Post, Campaigns) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.ExpectContinue = true;
+        var response = await api.ClientFor().SendAsync(request, TestContext.Current.CancellationToken);
         Snapshot.Match((await ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge)).ToJsonString(), "413");
     }
 
