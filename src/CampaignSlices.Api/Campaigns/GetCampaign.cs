@@ -4,7 +4,6 @@ using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Json;
 using CampaignSlices.Api.Infrastructure;
-using Dapper;
 using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -37,12 +36,15 @@ public static class GetCampaign
     {
         public async ValueTask<OneOf<Answer, Missing>> Handle(Query query, CancellationToken ct)
         {
-            await using var connection = await db.OpenConnectionAsync(ct);
-            var version = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(VersionSql, query, cancellationToken: ct));
-            if (version is null)
+            // The hot path of every read: one statement, positional parameters (no SQL rewriting), no connection held.
+            await using var versionOf = db.CreateCommand(VersionSql);
+            versionOf.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = query.CampaignId });
+            versionOf.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = query.UserId });
+            if (await versionOf.ExecuteScalarAsync(ct) is not int version)
                 return CampaignNotFound.For(query.CampaignId);
-            if (answers.Find(query.CampaignId, version.Value) is { } kept)
+            if (answers.Find(query.CampaignId, version) is { } kept)
                 return kept;
+            await using var connection = await db.OpenConnectionAsync(ct);
             if (await CampaignStore.FindAsync(connection, query.CampaignId, query.UserId, ct) is not { } campaign)
                 return CampaignNotFound.For(query.CampaignId);
             return answers.Keep(campaign);
@@ -71,5 +73,5 @@ public static class GetCampaign
         }
     }
 
-    private const string VersionSql = "select version from campaigns where campaign_id = @CampaignId and user_id = @UserId";
+    private const string VersionSql = "select version from campaigns where campaign_id = $1 and user_id = $2";
 }
