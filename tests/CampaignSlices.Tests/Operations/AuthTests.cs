@@ -57,7 +57,7 @@ public sealed class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     public async Task A_valid_token_within_the_clock_skew_is_accepted()
     {
         var client = api.AnonymousClient();
-        // Expired 10 s ago: inside the 30 s skew SPEC 2 allows.
+        // Expired 10 s ago: inside the 30 s clock skew the service allows.
         client.DefaultRequestHeaders.Authorization = AuthenticationHeaderValue.Parse(
             Bearer(Valid, now: DateTime.UtcNow.AddMinutes(-1), lifetime: TimeSpan.FromSeconds(50)));
         var response = await client.GetAsync(ProtectedUrl, TestContext.Current.CancellationToken);
