@@ -29,14 +29,6 @@ public static class Database
         // library, so every start printed "Cannot load library libgssapi_krb5.so.2". Prefer becomes Disable; Require stays.
         if (settings.GssEncryptionMode == GssEncryptionMode.Prefer)
             settings.GssEncryptionMode = GssEncryptionMode.Disable;
-        // A pooled connection is not reset (DISCARD ALL) on its way back: that was a second statement, and a
-        // second PostgreSQL transaction, in every GET. The service leaves no session state behind (only
-        // transaction-local settings; its session advisory locks are released in finally blocks). Code that
-        // sets session state (SET, LISTEN, a temp table) must use a connection of its own, not the pool's.
-        settings.NoResetOnClose = true;
-        // The same few statements run over and over (a GET's version check above all): prepared once per
-        // connection, PostgreSQL parses and plans them once instead of on every execution.
-        settings.MaxAutoPrepare = 64;
         builder.Services.AddSingleton(sp => new NpgsqlDataSourceBuilder(settings.ConnectionString)
             .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
             .Build());
