@@ -1,6 +1,7 @@
 using Carter;
 using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Datasets;
+using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
 using CampaignSlices.Api.Webhooks;
 
@@ -17,7 +18,7 @@ builder.Services.AddProblems();
 builder.Services.AddValidation();
 builder.Services.AddMediation();
 builder.Services.AddCarter(configurator: carter => carter
-    .WithModule<DatasetsModule>().WithModule<CampaignsModule>().WithModule<WebhooksModule>().WithEmptyValidators().WithEmptyResponseNegotiators());
+    .WithModule<DatasetsModule>().WithModule<CampaignsModule>().WithModule<WebhooksModule>().WithModule<DispatchModule>().WithEmptyValidators().WithEmptyResponseNegotiators());
 builder.Services.AddSingleton(TimeProvider.System);
 builder.AddAuth();
 await builder.AddDatabaseAsync();
@@ -27,6 +28,7 @@ builder.Services.AddOpenApiDocument();
 builder.AddDatasets();
 builder.AddCampaigns();
 builder.AddWebhooks();
+builder.AddDispatch();
 
 var app = builder.Build();
 app.StopEmbeddedDatabaseOnShutdown();

@@ -1,4 +1,5 @@
 using CampaignSlices.Api.Campaigns.Jobs;
+using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
 using CampaignSlices.Api.Webhooks;
 using FluentValidation;
@@ -12,9 +13,13 @@ public static class CampaignServices
     public static void AddCampaigns(this WebApplicationBuilder builder)
     {
         var webhooks = DeliverWebhooks.Settings.Read(builder.Configuration);
-        builder.AddScheduling(quartz => quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
-            .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
-            .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever())));
+        builder.AddScheduling(quartz =>
+        {
+            quartz.ScheduleJob<DeliverWebhooksJob>(trigger => trigger
+                .WithIdentity(DeliverWebhooksJob.Key.Name, DeliverWebhooksJob.Key.Group)
+                .WithSimpleSchedule(schedule => schedule.WithInterval(webhooks.PollInterval).RepeatForever()));
+            DispatchServices.ScheduleSweep(quartz, builder.Configuration);
+        });
         builder.Services.AddSingleton<CampaignValidator>();
         builder.Services.AddSingleton<CampaignRequestValidator>();
         builder.Services.AddSingleton<IValidator<CreateCampaign.Command>, CreateCampaign.Validator>();

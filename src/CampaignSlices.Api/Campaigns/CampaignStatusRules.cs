@@ -11,7 +11,7 @@ public enum LeadStatus { Pending, Active, Completed, Stopped, Failed }
 public enum CampaignEventType
 {
     Updated, ScheduleChanged, LaunchRequested, Scheduled, LaunchStarted, HeldForReview, LaunchCancelledUnreviewed,
-    Launched, LaunchFailed, Paused, Resumed, Cancelled,
+    Launched, LaunchFailed, Paused, Resumed, Cancelled, EndDateReached, Completed,
 }
 
 /// <summary>The PATCH field groups, each with the statuses in which its fields may change.</summary>
@@ -45,6 +45,10 @@ public static class CampaignStatusRules
         new(CampaignStatus.Active, CampaignStatus.Cancelled, CampaignEventType.Cancelled),
         new(CampaignStatus.Paused, CampaignStatus.Cancelled, CampaignEventType.Cancelled),
         new(CampaignStatus.Draining, CampaignStatus.Cancelled, CampaignEventType.Cancelled),
+        // The dispatcher's: end_date passed (no new lead starts), and no lead left in play.
+        new(CampaignStatus.Active, CampaignStatus.Draining, CampaignEventType.EndDateReached),
+        new(CampaignStatus.Active, CampaignStatus.Completed, CampaignEventType.Completed),
+        new(CampaignStatus.Draining, CampaignStatus.Completed, CampaignEventType.Completed),
     ];
 
     /// <summary>The change from <paramref name="from"/> to <paramref name="to"/> recorded as <paramref name="type"/>; a change not in the table is a bug.</summary>
@@ -61,6 +65,12 @@ public static class CampaignStatusRules
 
     /// <summary>Campaigns whose leads count as enrolled for the user-wide LinkedIn check.</summary>
     public static readonly IReadOnlySet<CampaignStatus> HoldsEnrolledLeads = Set(CampaignStatus.Active, CampaignStatus.Paused);
+
+    /// <summary>Campaigns whose due actions are leased to workers; outcomes of any campaign's leases are accepted.</summary>
+    public static readonly IReadOnlySet<CampaignStatus> Dispatching = Set(CampaignStatus.Active, CampaignStatus.Draining);
+
+    /// <summary>Campaigns whose waiting leads a schedule change re-times.</summary>
+    public static readonly IReadOnlySet<CampaignStatus> Retimed = Set(CampaignStatus.Active, CampaignStatus.Paused);
 
     /// <summary>Leads still in play; cancelling stops them.</summary>
     public static readonly IReadOnlySet<LeadStatus> LeadsInPlay = new HashSet<LeadStatus> { LeadStatus.Pending, LeadStatus.Active };

@@ -2,6 +2,7 @@
 // wins) with a background job that enrolls every launchable row once and makes it active, or schedules it.
 using System.Security.Claims;
 using CampaignSlices.Api.Campaigns.Jobs;
+using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using Mediator;
@@ -141,17 +142,43 @@ public static class LaunchCampaign
             var now = clock.GetUtcNow();
             await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
             var (checkedRows, parameters, _) = LeadRules.CheckedRows(campaign);
+            // Step 1 is due at enrollment plus its delay, moved into the schedule in each lead's zone.
+            var schedule = Schedule.FromCampaign(campaign);
+            var earliest = now.AddMinutes(campaign.Steps[0].TotalDelayMinutes);
+            var (zones, dues) = await LeadTiming.EnrollmentDuesAsync(connection, transaction, campaign, schedule, earliest, ct);
             parameters.Add("now", now);
-            parameters.Add("first_action_at", now.AddMinutes(campaign.Steps[0].TotalDelayMinutes));
+            parameters.Add("channel", campaign.Steps[0].Channel!.Value.ToWire());
+            parameters.Add("earliest_at", earliest);
+            parameters.Add("campaign_due", LeadTiming.Due(schedule, earliest, schedule.CampaignZone));
+            parameters.Add("zone_ids", zones);
+            parameters.Add("zone_dues", dues);
             var launchedChange = CampaignStatusRules.Change(campaign.Status, CampaignStatus.Active, CampaignEventType.Launched);
             var enrolled = await connection.ExecuteAsync(new CommandDefinition(checkedRows + EnrollSql, parameters, transaction,
                 commandTimeout: 0, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(ActivateSql,
                 new { campaignId, to = launchedChange.To.ToWire(), now }, transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(PacingSql, new
+            {
+                campaignId,
+                senders = Senders(campaign).Select(sender => sender.Id).ToArray(),
+                channels = Senders(campaign).Select(sender => sender.Channel.ToWire()).ToArray(),
+                today = CampaignPlans.For(campaign).Today(NodaTime.Instant.FromDateTimeOffset(now)).ToDateOnly(),
+            }, transaction, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(DueWork.NotifySql, transaction: transaction, cancellationToken: ct));
             await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, launchedChange, CampaignEvents.BySystem, now, ct,
                 details: new { enrolled });
             await transaction.CommitAsync(ct);
             logger.LogInformation("Campaign {CampaignId} active with {Enrolled} leads enrolled", campaignId, enrolled);
+        }
+
+        /// <summary>The senders whose pacing the dispatcher keeps: each email alias, and the LinkedIn account.</summary>
+        private static IEnumerable<(string Id, StepChannel Channel)> Senders(Campaign campaign)
+        {
+            if (campaign.Steps.Any(step => step.Channel == StepChannel.Email))
+                foreach (var alias in campaign.AliasIds ?? [])
+                    yield return (alias, StepChannel.Email);
+            if (campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin) && campaign.ConnectedAccountId is { } account)
+                yield return (account.ToString(), StepChannel.Linkedin);
         }
 
         /// <summary>After the last retry: the campaign is failed, with the reason, if it is still launching.</summary>
@@ -176,12 +203,23 @@ public static class LaunchCampaign
         returning {CampaignStore.Columns}
         """;
 
+    // A row's timezone counts only when it names a zone the schedule knows (zone_ids); else the lead is read in the campaign's.
     private const string EnrollSql = """
-        insert into leads (campaign_id, row_number, email, linkedin_url, linkedin_profile, phone, next_action_at, enrolled_at, updated_at)
-        select @campaign_id, row_number, email, linkedin_url, linkedin_profile, phone, @first_action_at, @now, @now
-        from checked_rows
-        where not blocking
+        insert into leads (campaign_id, row_number, email, linkedin_url, linkedin_profile, phone, timezone, channel, earliest_at,
+                           next_action_at, enrolled_at, updated_at)
+        select @campaign_id, r.row_number, r.email, r.linkedin_url, r.linkedin_profile, r.phone, z.zone, @channel, @earliest_at,
+               case when z.zone is null then @campaign_due::timestamptz else z.due end, @now, @now
+        from checked_rows r
+        left join unnest(@zone_ids::text[], @zone_dues::timestamptz[]) as z (zone, due) on z.zone = r.timezone
+        where not r.blocking
         on conflict (campaign_id, row_number) do nothing
+        """;
+
+    private const string PacingSql = """
+        insert into campaign_senders (campaign_id, sender_id, channel)
+        select @campaignId, sender, channel from unnest(@senders::text[], @channels::text[]) as s (sender, channel)
+        on conflict do nothing;
+        insert into campaign_pacing (campaign_id, day) values (@campaignId, @today) on conflict do nothing;
         """;
 
     private const string ActivateSql = """

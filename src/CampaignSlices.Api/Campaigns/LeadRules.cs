@@ -50,7 +50,7 @@ public static class LeadRules
     public sealed record CheckedRowsSql(string Sql, DynamicParameters Parameters, IReadOnlyList<Check> Checks);
 
     /// <summary>
-    /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, one column per
+    /// A `checked_rows` CTE (row_number, email, linkedin_url, linkedin_profile, phone, timezone, one column per
     /// rule holding its 'code:field' finding or null, blocking, flagged) for <paramref name="campaign"/>'s
     /// dataset; append a statement that uses it. Only the checks of the campaign's channels are in the
     /// SQL, each a plain column rather than an array per row: the duplicate sort and the LinkedIn pattern
@@ -138,7 +138,8 @@ public static class LeadRules
                 from source s
             ),
             problem_rows as (
-                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone{{findings}}
+                select s.row_number, s.email, s.linkedin_url, s.linkedin_profile, s.phone,
+                       nullif(btrim(s.attributes ->> 'timezone', {{Whitespace}}), '') as timezone{{findings}}
                 from profiled s
             ),
             checked_rows as (

@@ -4,6 +4,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CampaignSlices.Api.Campaigns.Jobs;
+using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using FluentValidation;
@@ -104,10 +105,13 @@ public static class PatchCampaign
             var saved = (await CampaignStore.ReadSingleAsync(connection, new CommandDefinition(UpdateSql(changed), parameters, transaction, cancellationToken: ct)))!;
             await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.Updated, current.Status,
                 CampaignEvents.ByUser, now, new { fields = names }, ct);
-            // A schedule change on an active campaign is recorded so the dispatcher can re-time waiting leads.
-            if (current.Status == CampaignStatus.Active && names.Any(CampaignStatusRules.ScheduleFields.Contains))
+            // A schedule change of a launched campaign re-times its waiting leads at once, in this transaction.
+            if (CampaignStatusRules.Retimed.Contains(current.Status) && names.Any(CampaignStatusRules.ScheduleFields.Contains))
+            {
+                var retimed = await LeadTiming.RetimeAsync(connection, transaction, command.CampaignId, Schedule.FromCampaign(saved), now, ct);
                 await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.ScheduleChanged, current.Status,
-                    CampaignEvents.ByUser, now, new { fields = names.Where(CampaignStatusRules.ScheduleFields.Contains) }, ct);
+                    CampaignEvents.ByUser, now, new { fields = names.Where(CampaignStatusRules.ScheduleFields.Contains), retimed_leads = retimed }, ct);
+            }
             // A scheduled campaign's trigger follows its start_date, in the same transaction.
             var scheduler = await schedulers.GetScheduler(ct);
             using (scheduler.EnlistTransaction(transaction))

@@ -1,6 +1,8 @@
 // Resumes a paused campaign: back to active if it was launched, else to scheduled or launching.
 using CampaignSlices.Api.Campaigns.Jobs;
+using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
+using Dapper;
 using Mediator;
 using OneOf;
 
@@ -25,7 +27,12 @@ public static class ResumeCampaign
             var transition = CampaignStatusRules.Change(campaign.Status, target, CampaignEventType.Resumed);
             return target switch
             {
-                CampaignStatus.Active => new(transition),
+                // Long-polling workers are woken: leads that fell due while paused are due now (within their schedule).
+                CampaignStatus.Active => new(transition)
+                {
+                    Alongside = scope => scope.Connection.ExecuteAsync(new CommandDefinition(DueWork.NotifySql, transaction: scope.Transaction,
+                        cancellationToken: scope.Ct)),
+                },
                 CampaignStatus.Scheduled => new(transition, MarkReviewed: heldForReview, Job: CampaignLifecycle.LaunchJob.ScheduledStart)
                 {
                     Alongside = scope => ScheduledLaunchJob.ScheduleAsync(scope.Scheduler, campaign.CampaignId, campaign.StartDate!.Value, scope.Ct),

@@ -8,7 +8,10 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace CampaignSlices.Api.Infrastructure;
 
-/// <summary>Bearer JWTs (HS256) whose `sub` is the owning user's UUID.</summary>
+/// <summary>
+/// Bearer JWTs (HS256). A user's token has the user's UUID as `sub`; a channel worker's token has the
+/// `dispatch` scope (`scope` claim, space-separated) and any non-empty `sub`, the worker's name.
+/// </summary>
 public static class Auth
 {
     public const string Scheme = JwtBearerDefaults.AuthenticationScheme;
@@ -16,6 +19,9 @@ public static class Auth
     private const string SigningKeySetting = "Auth:SigningKey";
     private const string DefaultIssuer = "campaign-slices";
     private const string DefaultAudience = "campaign-slices";
+    public const string DispatchScope = "dispatch";
+    public const string DispatchPolicy = "dispatch";
+    private const string ScopeClaim = "scope";
     private const string KeyRingPreload = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
 
     public sealed record Settings(SymmetricSecurityKey Key, string Issuer, string Audience);
@@ -44,8 +50,9 @@ public static class Auth
             {
                 OnTokenValidated = context =>
                 {
-                    if (!Guid.TryParse(context.Principal?.FindFirstValue(JwtRegisteredClaimNames.Sub), out _))
-                        context.Fail("The token's sub must be a user UUID.");
+                    var principal = context.Principal;
+                    if (principal is null || !IsUser(principal) && !(HasDispatchScope(principal) && !string.IsNullOrWhiteSpace(Subject(principal))))
+                        context.Fail("The token's sub must be a user UUID, or the token must carry the dispatch scope.");
                     return Task.CompletedTask;
                 },
                 // A caller who sent credentials learns they were not accepted; one who sent none only that a token is needed.
@@ -65,8 +72,11 @@ public static class Auth
             builder.Services.Remove(preload);
         // Every route needs a user's token unless it allows anonymous callers. A route group for other
         // callers (workers) names its own policy with RequireAuthorization, which replaces this fallback.
+        // A worker's token (no user UUID) on a user's route is authenticated but not allowed: 403.
         builder.Services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().Build());
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(Scheme).RequireAuthenticatedUser().RequireAssertion(context => IsUser(context.User)).Build())
+            .AddPolicy(DispatchPolicy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser()
+                .RequireAssertion(context => HasDispatchScope(context.User)));
     }
 
     /// <summary>
@@ -93,14 +103,21 @@ public static class Auth
             configuration["Auth:Issuer"] ?? DefaultIssuer, configuration["Auth:Audience"] ?? DefaultAudience);
     }
 
-    public static string IssueToken(Settings settings, Guid userId, TimeSpan lifetime, DateTime? now = null)
+    public static string IssueToken(Settings settings, Guid userId, TimeSpan lifetime, DateTime? now = null) =>
+        IssueToken(settings, new Dictionary<string, object> { [JwtRegisteredClaimNames.Sub] = userId.ToString() }, lifetime, now);
+
+    /// <summary>A channel worker's token: `sub` names the worker, `scope` is `dispatch`.</summary>
+    public static string IssueWorkerToken(Settings settings, string worker, TimeSpan lifetime, DateTime? now = null) =>
+        IssueToken(settings, new Dictionary<string, object> { [JwtRegisteredClaimNames.Sub] = worker, [ScopeClaim] = DispatchScope }, lifetime, now);
+
+    private static string IssueToken(Settings settings, Dictionary<string, object> claims, TimeSpan lifetime, DateTime? now)
     {
         var issuedAt = now ?? DateTime.UtcNow;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = settings.Issuer,
             Audience = settings.Audience,
-            Claims = new Dictionary<string, object> { [JwtRegisteredClaimNames.Sub] = userId.ToString() },
+            Claims = claims,
             IssuedAt = issuedAt,
             NotBefore = issuedAt,
             Expires = issuedAt + lifetime,
@@ -109,22 +126,36 @@ public static class Auth
     }
 
     /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
-    public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(user.FindFirstValue(JwtRegisteredClaimNames.Sub)!);
+    public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(Subject(user)!);
+
+    /// <summary>The worker a dispatch token names (its sub).</summary>
+    public static string WorkerName(this ClaimsPrincipal worker) => Subject(worker)!;
+
+    private static string? Subject(ClaimsPrincipal principal) => principal.FindFirstValue(JwtRegisteredClaimNames.Sub);
+
+    private static bool IsUser(ClaimsPrincipal principal) => Guid.TryParse(Subject(principal), out _);
+
+    /// <summary>Scopes as OAuth writes them: one claim, space-separated (some issuers send one claim per scope).</summary>
+    private static bool HasDispatchScope(ClaimsPrincipal principal) =>
+        principal.FindAll(ScopeClaim).Any(claim => claim.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(DispatchScope));
 
     private const string TokenUsage = """
         usage: token --user <uuid> [--hours N] [--Setting:Name=value ...]
-        Prints one line: a bearer token for the user, valid N hours (default 24).
+               token --worker <name> [--hours N] [--Setting:Name=value ...]
+        Prints one line: a bearer token for the user, or for a channel worker (the dispatch scope), valid N hours (default 24).
         It is signed with Auth:SigningKey (the Auth__SigningKey environment variable) when that is set, else, in
         Development, with the key the service generated in its local data folder (LocalData:Folder, default .data).
         The environment is Development unless ASPNETCORE_ENVIRONMENT or DOTNET_ENVIRONMENT says otherwise.
         """;
 
-    /// <summary>`token --user UUID [--hours N]`: prints a token for local use, and nothing else on standard output.</summary>
+    /// <summary>`token --user UUID | --worker NAME [--hours N]`: prints a token for local use, and nothing else on standard output.</summary>
     public static int RunTokenCommand(string[] args)
     {
         var hoursArgument = ArgumentAfter(args, "--hours");
         var hours = 24;
-        if (!Guid.TryParse(ArgumentAfter(args, "--user"), out var userId)
+        var worker = ArgumentAfter(args, "--worker");
+        var userId = Guid.Empty;
+        if ((string.IsNullOrWhiteSpace(worker) && !Guid.TryParse(ArgumentAfter(args, "--user"), out userId))
             || hoursArgument is not null && (!int.TryParse(hoursArgument, out hours) || hours < 1))
         {
             Console.Error.WriteLine(TokenUsage);
@@ -139,7 +170,10 @@ public static class Auth
             Args = args.Where(a => a.StartsWith("--", StringComparison.Ordinal) && a.Contains('=')).ToArray(),
             EnvironmentName = unset ? Environments.Development : null,
         });
-        Console.WriteLine(IssueToken(ReadSettings(builder.Configuration, builder.Environment), userId, TimeSpan.FromHours(hours)));
+        var settings = ReadSettings(builder.Configuration, builder.Environment);
+        Console.WriteLine(string.IsNullOrWhiteSpace(worker)
+            ? IssueToken(settings, userId, TimeSpan.FromHours(hours))
+            : IssueWorkerToken(settings, worker, TimeSpan.FromHours(hours)));
         return 0;
     }
 

@@ -15,6 +15,8 @@ public static class Database
     public static async Task AddDatabaseAsync(this WebApplicationBuilder builder)
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
+        SqlMapper.AddTypeHandler(new UtcTimestampHandler());
+        SqlMapper.AddTypeHandler(new DateHandler());
         var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName);
         if (string.IsNullOrWhiteSpace(connectionString))
         {
@@ -53,6 +55,32 @@ public static class Database
         if (!exists)
             await connection.ExecuteAsync($"create database \"{database}\"");
         return new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = database }.ConnectionString;
+    }
+
+    /// <summary>timestamptz as DateTimeOffset (Npgsql hands Dapper a UTC DateTime); written in UTC, the only offset timestamptz takes.</summary>
+    private sealed class UtcTimestampHandler : SqlMapper.TypeHandler<DateTimeOffset>
+    {
+        public override void SetValue(System.Data.IDbDataParameter parameter, DateTimeOffset value) => parameter.Value = value.ToUniversalTime();
+
+        public override DateTimeOffset Parse(object value) => value switch
+        {
+            DateTime utc => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)),
+            DateTimeOffset offset => offset,
+            _ => throw new InvalidCastException($"Cannot read {value.GetType()} as a timestamp."),
+        };
+    }
+
+    /// <summary>date as DateOnly.</summary>
+    private sealed class DateHandler : SqlMapper.TypeHandler<DateOnly>
+    {
+        public override void SetValue(System.Data.IDbDataParameter parameter, DateOnly value) => parameter.Value = value;
+
+        public override DateOnly Parse(object value) => value switch
+        {
+            DateOnly date => date,
+            DateTime midnight => DateOnly.FromDateTime(midnight),
+            _ => throw new InvalidCastException($"Cannot read {value.GetType()} as a date."),
+        };
     }
 }
 

@@ -54,6 +54,9 @@ public static class Problems
     /// <summary>For answers the pipeline makes without a detail of its own: say what would have been accepted.</summary>
     private static string? DetailFor(int status, HttpContext context) => status switch
     {
+        403 when context.Request.Path.StartsWithSegments("/api/v1/dispatch") =>
+            "This endpoint is for channel workers: it needs a token whose scope claim holds dispatch.",
+        403 => "This endpoint needs a user's token (a UUID as sub); a channel worker's token reaches only /api/v1/dispatch.",
         405 when context.Response.Headers.Allow is { Count: > 0 } allow => $"This resource allows {string.Join(", ", allow.ToString())}.",
         // Routing rejects the content type before any endpoint is chosen, so the request is all there is to quote.
         415 => $"This endpoint does not take a body of type '{context.Request.ContentType}'; /openapi/v1.json lists what each endpoint takes.",

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using CampaignSlices.Api.Campaigns;
+using Dapper;
+using Npgsql;
+using NodaTime;
+
+namespace CampaignSlices.Api.Dispatch;
+
+/// <summary>
+/// What the dispatcher needs of a campaign (its steps, schedule and limits), read once per change of
+/// the campaign. Keyed by the row's updated_at, which every client-visible write moves and the
+/// dispatcher's own counters leave alone, so a busy campaign is not read again on every lease.
+/// </summary>
+public sealed class CampaignPlans
+{
+    private const int Capacity = 10_000;
+
+    public sealed record Plan(Campaign Campaign, Schedule Schedule, IReadOnlyDictionary<string, int> AccountLimits)
+    {
+        public DateTimeZone Zone => Schedule.CampaignZone;
+
+        public CampaignStep Step(int step) => Campaign.Steps[step - 1];
+
+        /// <summary>The campaign-local day <paramref name="now"/> falls on: what daily_limit and account_limits count.</summary>
+        public LocalDate Today(Instant now) => now.InZone(Zone).Date;
+
+        /// <summary>When the campaign-local day after <paramref name="now"/>'s begins.</summary>
+        public Instant NextDayStart(Instant now) => Zone.AtStartOfDay(Today(now).PlusDays(1)).ToInstant();
+    }
+
+    private readonly ConcurrentDictionary<Guid, Plan> _plans = new();
+
+    /// <summary>The plans of <paramref name="versions"/> (campaign id → updated_at), reading only those not known at that version.</summary>
+    public async Task<IReadOnlyDictionary<Guid, Plan>> GetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
+        IReadOnlyDictionary<Guid, DateTimeOffset> versions, CancellationToken ct)
+    {
+        var plans = new Dictionary<Guid, Plan>();
+        var missing = new List<Guid>();
+        foreach (var (campaignId, updatedAt) in versions)
+        {
+            if (_plans.TryGetValue(campaignId, out var plan) && plan.Campaign.UpdatedAt == updatedAt)
+                plans[campaignId] = plan;
+            else
+                missing.Add(campaignId);
+        }
+        if (missing.Count == 0)
+            return plans;
+        var campaigns = await CampaignStore.ReadAllAsync(connection, new CommandDefinition(
+            $"select {CampaignStore.Columns} from campaigns c where c.campaign_id = any(@missing)", new { missing = missing.ToArray() },
+            transaction, cancellationToken: ct));
+        if (_plans.Count + campaigns.Count > Capacity)
+            _plans.Clear();
+        foreach (var campaign in campaigns)
+            plans[campaign.CampaignId] = _plans[campaign.CampaignId] = For(campaign);
+        return plans;
+    }
+
+    public static Plan For(Campaign campaign) => new(campaign, Schedule.FromCampaign(campaign),
+        (campaign.AccountLimits ?? []).ToDictionary(limit => limit.AccountId!, limit => limit.DailyLimit!.Value, StringComparer.Ordinal));
+}

@@ -1,0 +1,70 @@
+using CampaignSlices.Api.Campaigns;
+using CampaignSlices.Api.Infrastructure;
+using Dapper;
+using Npgsql;
+
+namespace CampaignSlices.Api.Dispatch;
+
+/// <summary>
+/// A running campaign's progress: processed_leads moves in the transaction of each lead status change,
+/// and a running campaign with no lead left in play becomes completed there and then.
+/// </summary>
+public static class CampaignProgress
+{
+    /// <summary>Adds leads that left play (completed, stopped, failed) to their campaigns' processed_leads, then completes the finished.</summary>
+    public static async Task AddProcessedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var moved = processed.Where(p => p.Value > 0).OrderBy(p => p.Key).ToList();
+        if (moved.Count == 0)
+            return;
+        await connection.ExecuteAsync(new CommandDefinition(AddProcessedSql, new
+        {
+            campaigns = moved.Select(p => p.Key).ToArray(),
+            counts = moved.Select(p => p.Value).ToArray(),
+        }, transaction, cancellationToken: ct));
+        await CompleteFinishedAsync(connection, transaction, [.. moved.Select(p => p.Key)], now, ct);
+    }
+
+    /// <summary>Every running campaign among <paramref name="campaignIds"/> (all when null) whose leads are all done becomes completed.</summary>
+    public static async Task<int> CompleteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[]? campaignIds,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var finished = (await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(CompleteSql, new
+        {
+            ids = campaignIds,
+            running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
+            completed = CampaignStatus.Completed.ToWire(),
+            now,
+        }, transaction, cancellationToken: ct))).ToList();
+        foreach (var (campaignId, status) in finished)
+        {
+            var change = CampaignStatusRules.Change((CampaignStatus)Json.FromWire(typeof(CampaignStatus), status), CampaignStatus.Completed,
+                CampaignEventType.Completed);
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct);
+        }
+        return finished.Count;
+    }
+
+    // processed_leads is a counter of the dispatcher's: it leaves updated_at (what a client's change moves) alone.
+    private const string AddProcessedSql = """
+        update campaigns c
+        set processed_leads = c.processed_leads + x.count
+        from unnest(@campaigns::uuid[], @counts::int[]) as x (campaign_id, count)
+        where c.campaign_id = x.campaign_id
+        """;
+
+    private const string CompleteSql = """
+        with finished as (
+            select campaign_id, status
+            from campaigns
+            where (@ids::uuid[] is null or campaign_id = any(@ids)) and status = any(@running) and processed_leads >= total_leads
+            for no key update skip locked
+        )
+        update campaigns c
+        set status = @completed, updated_at = @now
+        from finished f
+        where c.campaign_id = f.campaign_id
+        returning c.campaign_id, f.status
+        """;
+}

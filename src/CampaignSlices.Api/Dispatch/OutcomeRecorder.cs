@@ -1,0 +1,227 @@
+using CampaignSlices.Api.Campaigns;
+using CampaignSlices.Api.Infrastructure;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using NodaTime;
+using OneOf;
+
+namespace CampaignSlices.Api.Dispatch;
+
+public enum ActionOutcome { Sent, Skipped, Completed, Bounced, Failed, Busy, NoAnswer, ShortDuration, ProviderError, InternalError }
+
+/// <summary>The token given no longer holds the action (leased again, given back, or closed by another outcome): 409, nothing changed.</summary>
+public sealed record LeaseLost(string Detail)
+{
+    public ProblemHttpResult ToProblem() => Problems.Conflict(Detail);
+}
+
+/// <summary>
+/// Closes actions with their outcomes, many at once, in one transaction with every effect: the lead
+/// moves to its next step (due after the step's delay, in its schedule) or out of play, the campaign's
+/// processed_leads follows, and a campaign with no lead left in play completes. Locks are taken in
+/// one order everywhere (campaign, action, lead), so concurrent reports, cancels and PATCHes never deadlock.
+/// </summary>
+public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock)
+{
+    public sealed record Report(Guid ActionId, Guid LeaseToken, ActionOutcome Outcome, string? Detail, int? DurationSeconds,
+        string? ProviderReference, DateTimeOffset? OccurredAt);
+
+    public sealed record Recorded(Guid ActionId, ActionOutcome Outcome, LeadStatus LeadStatus, DateTimeOffset? NextActionAt);
+
+    /// <summary>The outcomes each channel's actions close with (calls come with the voice dispatcher).</summary>
+    public static readonly IReadOnlyDictionary<StepChannel, IReadOnlySet<ActionOutcome>> OutcomesOf = new Dictionary<StepChannel, IReadOnlySet<ActionOutcome>>
+    {
+        [StepChannel.Email] = new HashSet<ActionOutcome> { ActionOutcome.Sent, ActionOutcome.Skipped, ActionOutcome.Bounced, ActionOutcome.Failed },
+        [StepChannel.Linkedin] = new HashSet<ActionOutcome> { ActionOutcome.Sent, ActionOutcome.Skipped, ActionOutcome.Failed },
+        [StepChannel.Call] = new HashSet<ActionOutcome>
+        {
+            ActionOutcome.Completed, ActionOutcome.Failed, ActionOutcome.Busy, ActionOutcome.NoAnswer, ActionOutcome.ShortDuration,
+            ActionOutcome.ProviderError, ActionOutcome.InternalError,
+        },
+    };
+
+    private sealed class ActionRow
+    {
+        public Guid ActionId { get; init; }
+        public Guid CampaignId { get; init; }
+        public int RowNumber { get; init; }
+        public int Step { get; init; }
+        public string Channel { get; init; } = "";
+        public string State { get; set; } = "";
+        public Guid? LeaseToken { get; init; }
+        public Guid? ClosingToken { get; set; }
+        public string? Outcome { get; set; }
+        public string? AnsweredLeadStatus { get; set; }
+        public DateTimeOffset? AnsweredNextActionAt { get; set; }
+        public Report? Closing { get; set; }
+    }
+
+    private sealed class LeadRow
+    {
+        public Guid CampaignId { get; init; }
+        public int RowNumber { get; init; }
+        public string Status { get; set; } = "";
+        public int CurrentStep { get; set; }
+        public string Channel { get; set; } = "";
+        public string? Timezone { get; init; }
+        public Guid? OpenActionId { get; set; }
+        public DateTimeOffset? EarliestAt { get; set; }
+        public DateTimeOffset? NextActionAt { get; set; }
+        public string? LastOutcome { get; set; }
+        public bool Changed { get; set; }
+    }
+
+    public async Task<List<OneOf<Recorded, Missing, LeaseLost, Invalid>>> RecordAsync(IReadOnlyList<Report> reports, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var ids = reports.Select(r => r.ActionId).Distinct().ToArray();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var campaignIds = (await connection.QueryAsync<Guid>(new CommandDefinition(CampaignsOfSql, new { ids }, transaction, cancellationToken: ct))).ToArray();
+        var versions = (await connection.QueryAsync<(Guid CampaignId, DateTimeOffset UpdatedAt)>(new CommandDefinition(LockCampaignsSql,
+            new { ids = campaignIds }, transaction, cancellationToken: ct))).ToDictionary(v => v.CampaignId, v => v.UpdatedAt);
+        var actions = (await connection.QueryAsync<ActionRow>(new CommandDefinition(LockActionsSql, new { ids }, transaction, cancellationToken: ct)))
+            .ToDictionary(a => a.ActionId);
+        var leads = (await connection.QueryAsync<LeadRow>(new CommandDefinition(LockLeadsSql, new
+            {
+                campaigns = actions.Values.Select(a => a.CampaignId).ToArray(),
+                rows = actions.Values.Select(a => a.RowNumber).ToArray(),
+            }, transaction, cancellationToken: ct)))
+            .ToDictionary(l => (l.CampaignId, l.RowNumber));
+        var campaignPlans = await plans.GetAsync(connection, transaction, versions, ct);
+
+        var results = new List<OneOf<Recorded, Missing, LeaseLost, Invalid>>(reports.Count);
+        var processed = new Dictionary<Guid, int>();
+        foreach (var report in reports)
+            results.Add(Apply(report, actions, leads, campaignPlans, processed, now));
+
+        var closed = actions.Values.Where(a => a.Closing is not null).ToList();
+        if (closed.Count > 0)
+            await connection.ExecuteAsync(new CommandDefinition(CloseActionsSql, new
+            {
+                ids = closed.Select(a => a.ActionId).ToArray(),
+                outcomes = closed.Select(a => a.Outcome).ToArray(),
+                details = closed.Select(a => a.Closing!.Detail).ToArray(),
+                durations = closed.Select(a => a.Closing!.DurationSeconds).ToArray(),
+                references = closed.Select(a => a.Closing!.ProviderReference).ToArray(),
+                occurred = closed.Select(a => a.Closing!.OccurredAt).ToArray(),
+                tokens = closed.Select(a => a.ClosingToken).ToArray(),
+                statuses = closed.Select(a => a.AnsweredLeadStatus).ToArray(),
+                nexts = closed.Select(a => a.AnsweredNextActionAt).ToArray(),
+                now,
+            }, transaction, cancellationToken: ct));
+        var changed = leads.Values.Where(l => l.Changed).ToList();
+        if (changed.Count > 0)
+            await connection.ExecuteAsync(new CommandDefinition(UpdateLeadsSql, new
+            {
+                campaigns = changed.Select(l => l.CampaignId).ToArray(),
+                rows = changed.Select(l => l.RowNumber).ToArray(),
+                statuses = changed.Select(l => l.Status).ToArray(),
+                steps = changed.Select(l => l.CurrentStep).ToArray(),
+                channels = changed.Select(l => l.Channel).ToArray(),
+                earliests = changed.Select(l => l.EarliestAt).ToArray(),
+                nexts = changed.Select(l => l.NextActionAt).ToArray(),
+                outcomes = changed.Select(l => l.LastOutcome).ToArray(),
+                now,
+            }, transaction, cancellationToken: ct));
+        await CampaignProgress.AddProcessedAsync(connection, transaction, processed, now, ct);
+        await transaction.CommitAsync(ct);
+        return results;
+    }
+
+    private static OneOf<Recorded, Missing, LeaseLost, Invalid> Apply(Report report, Dictionary<Guid, ActionRow> actions,
+        Dictionary<(Guid, int), LeadRow> leads, IReadOnlyDictionary<Guid, CampaignPlans.Plan> campaignPlans, Dictionary<Guid, int> processed,
+        DateTimeOffset now)
+    {
+        if (!actions.TryGetValue(report.ActionId, out var action))
+            return new Missing("Action", report.ActionId);
+        if (action.State is "closed" or "cancelled")
+            return action.ClosingToken == report.LeaseToken && action.Outcome == report.Outcome.ToWire()
+                ? new Recorded(action.ActionId, report.Outcome, (LeadStatus)Json.FromWire(typeof(LeadStatus), action.AnsweredLeadStatus!), action.AnsweredNextActionAt)
+                : new LeaseLost(action.State == "cancelled"
+                    ? "The action was closed when its campaign was cancelled."
+                    : $"The action is already closed with the outcome {action.Outcome}; an outcome cannot be changed.");
+        if (action.State == "released")
+            return new LeaseLost("The action was given back (released); lease it again to report on it.");
+        if (action.LeaseToken != report.LeaseToken)
+            return new LeaseLost("This lease token no longer holds the action: the lease expired and the action was leased again.");
+        var channel = (StepChannel)Json.FromWire(typeof(StepChannel), action.Channel);
+        if (!OutcomesOf[channel].Contains(report.Outcome))
+            return Invalid.At("outcome", $"A {action.Channel} action closes with one of: {string.Join(", ", OutcomesOf[channel].Select(o => o.ToWire()))}.");
+
+        var lead = leads[(action.CampaignId, action.RowNumber)];
+        // Only the lead's current action moves it; a cancelled campaign's late outcome is recorded and leads to nothing further.
+        if (lead.OpenActionId == action.ActionId && CampaignStatusRules.LeadsInPlay.Contains((LeadStatus)Json.FromWire(typeof(LeadStatus), lead.Status)))
+        {
+            var plan = campaignPlans[action.CampaignId];
+            lead.OpenActionId = null;
+            lead.LastOutcome = report.Outcome.ToWire();
+            lead.Changed = true;
+            if (report.Outcome is ActionOutcome.Sent or ActionOutcome.Skipped or ActionOutcome.Completed && action.Step < plan.Campaign.Steps.Count)
+            {
+                var next = plan.Step(action.Step + 1);
+                lead.CurrentStep = action.Step + 1;
+                lead.Channel = next.Channel!.Value.ToWire();
+                lead.EarliestAt = now.AddMinutes(next.TotalDelayMinutes);
+                lead.NextActionAt = LeadTiming.Due(plan.Schedule, lead.EarliestAt.Value, plan.Schedule.LeadZone(lead.Timezone));
+                lead.Status = LeadStatus.Active.ToWire();
+            }
+            else
+            {
+                lead.Status = (report.Outcome is ActionOutcome.Sent or ActionOutcome.Skipped or ActionOutcome.Completed ? LeadStatus.Completed : LeadStatus.Failed).ToWire();
+                lead.NextActionAt = null;
+                processed[action.CampaignId] = processed.GetValueOrDefault(action.CampaignId) + 1;
+            }
+        }
+        action.State = "closed";
+        action.Outcome = report.Outcome.ToWire();
+        action.ClosingToken = report.LeaseToken;
+        action.AnsweredLeadStatus = lead.Status;
+        action.AnsweredNextActionAt = lead.NextActionAt;
+        action.Closing = report;
+        return new Recorded(action.ActionId, report.Outcome, (LeadStatus)Json.FromWire(typeof(LeadStatus), lead.Status), lead.NextActionAt);
+    }
+
+    private const string CampaignsOfSql = "select distinct campaign_id from actions where action_id = any(@ids)";
+
+    private const string LockCampaignsSql = """
+        select campaign_id, updated_at from campaigns where campaign_id = any(@ids) order by campaign_id for no key update
+        """;
+
+    private const string LockActionsSql = """
+        select action_id, campaign_id, row_number, step, channel, state, lease_token, closing_token, outcome, answered_lead_status, answered_next_action_at
+        from actions where action_id = any(@ids)
+        order by action_id
+        for update
+        """;
+
+    private const string LockLeadsSql = """
+        select l.campaign_id, l.row_number, l.status, l.current_step, l.channel, l.timezone, l.open_action_id, l.earliest_at, l.next_action_at, l.last_outcome
+        from leads l
+        join unnest(@campaigns::uuid[], @rows::int[]) as x (campaign_id, row_number) on l.campaign_id = x.campaign_id and l.row_number = x.row_number
+        order by l.campaign_id, l.row_number
+        for update of l
+        """;
+
+    private const string CloseActionsSql = """
+        update actions a
+        set state = 'closed', lease_token = null, outcome = x.outcome, detail = x.detail, duration_seconds = x.duration,
+            provider_reference = x.reference, occurred_at = coalesce(x.occurred, @now), reported_at = @now, closing_token = x.token,
+            answered_lead_status = x.status, answered_next_action_at = x.next
+        from unnest(@ids::uuid[], @outcomes::text[], @details::text[], @durations::int[], @references::text[], @occurred::timestamptz[],
+                    @tokens::uuid[], @statuses::text[], @nexts::timestamptz[])
+             as x (id, outcome, detail, duration, reference, occurred, token, status, next)
+        where a.action_id = x.id
+        """;
+
+    private const string UpdateLeadsSql = """
+        update leads l
+        set status = x.status, current_step = x.step, channel = x.channel, earliest_at = x.earliest, next_action_at = x.next,
+            open_action_id = null, attempt = 1, last_outcome = x.outcome, updated_at = @now
+        from unnest(@campaigns::uuid[], @rows::int[], @statuses::text[], @steps::int[], @channels::text[], @earliests::timestamptz[],
+                    @nexts::timestamptz[], @outcomes::text[])
+             as x (campaign_id, row_number, status, step, channel, earliest, next, outcome)
+        where l.campaign_id = x.campaign_id and l.row_number = x.row_number
+        """;
+}
