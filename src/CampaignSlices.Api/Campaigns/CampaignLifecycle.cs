@@ -69,6 +69,8 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
             markReviewed = change.MarkReviewed,
             requestLaunch = change.RequestsLaunch,
             keepJob = change.Job == LaunchJob.Kept,
+            // Cancel stops every lead still in play (its Alongside), so all are processed.
+            allProcessed = change.Transition.To == CampaignStatus.Cancelled,
             jobId = change.Job switch
             {
                 LaunchJob.Enrollment => EnrollLeadsJob.KeyFor(request.CampaignId).ToString(),
@@ -114,6 +116,7 @@ public sealed class CampaignLifecycle(NpgsqlDataSource db, TimeProvider clock, I
             personalization_reviewed_at = case when @markReviewed then coalesce(c.personalization_reviewed_at, @now) else c.personalization_reviewed_at end,
             launch_requested_at = case when @requestLaunch then @now else c.launch_requested_at end,
             launch_job_id = case when @keepJob then c.launch_job_id else @jobId end,
+            processed_leads = case when @allProcessed then c.total_leads else c.processed_leads end,
             updated_at = @now
         where c.campaign_id = @campaignId
         returning {CampaignStore.Columns}

@@ -38,12 +38,10 @@ public static class CancelCampaign
     }
 
     // Waiting actions (given back, due again) close; outstanding leases stay open, and their outcomes are recorded and lead to nothing.
-    // Every lead is then out of play, so processed_leads is all of them.
     private const string StopLeadsSql = """
         update leads set status = @stopped, stop_reason = 'cancelled', next_action_at = null, updated_at = @now
         where campaign_id = @campaignId and status = any(@inPlay);
         update actions set state = 'cancelled', reported_at = @now
         where campaign_id = @campaignId and state = 'released';
-        update campaigns set processed_leads = total_leads where campaign_id = @campaignId;
         """;
 }

@@ -128,6 +128,19 @@ public static class Auth
     /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(Subject(user)!);
 
+    /// <summary>
+    /// Who the caller is, as a UUID, for what is kept per caller (idempotency keys): a user's own id, or
+    /// for a worker a UUID made from its name (name-based, so the same worker is the same caller on every replica).
+    /// </summary>
+    public static Guid CallerId(this ClaimsPrincipal caller)
+    {
+        if (Guid.TryParse(Subject(caller), out var userId))
+            return userId;
+        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
+        System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes("worker:" + Subject(caller)), hash);
+        return new Guid(hash[..16]);
+    }
+
     /// <summary>The worker a dispatch token names (its sub).</summary>
     public static string WorkerName(this ClaimsPrincipal worker) => Subject(worker)!;
 

@@ -57,7 +57,7 @@ public static class Idempotency
                 return;
             }
 
-            var userId = context.User.UserId();
+            var userId = context.User.CallerId();
             using var fingerprint = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             fingerprint.AppendData(Encoding.UTF8.GetBytes($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}\n"));
             var now = clock.GetUtcNow();
