@@ -120,6 +120,30 @@ public sealed class ScheduleDispatchTests
     }
 
     [Fact]
+    public async Task A_patch_that_opens_the_schedule_makes_an_expired_lease_held_back_by_the_old_one_due_at_once()
+    {
+        await using var api = await StartAsync();
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var worker = api.WorkerClient();
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        var body = Email(datasetId).AlwaysOpen(api.Clock).With("timezone", "UTC").With("alias_ids", Aliases(1));
+        var campaignId = await LaunchAsync(api, user, userId, body);
+        var taken = Assert.Single(await LeaseAsync(worker, leaseSeconds: 10));
+
+        // Closed while the action is out; its lease ends unreported, and the claim moves it to the next allowed day.
+        var now = api.Clock.GetUtcNow();
+        await PatchAsync(user, campaignId, new JsonObject { ["send_days"] = DaysExcept(now.DayOfWeek, now.AddDays(-1).DayOfWeek) });
+        api.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Empty(await LeaseAsync(worker));
+        Assert.True((await LeadsAsync(api, campaignId))[1].NextActionAt > api.Clock.GetUtcNow().AddHours(1));
+
+        await PatchAsync(user, campaignId, new JsonObject { ["send_days"] = EveryDay() });
+        var again = Assert.Single(await LeaseAsync(worker));
+        Assert.Equal((string)taken["action_id"]!, (string)again["action_id"]!);
+    }
+
+    [Fact]
     public async Task Widening_the_schedule_never_makes_a_step_due_before_its_delay()
     {
         await using var api = await StartAsync();
