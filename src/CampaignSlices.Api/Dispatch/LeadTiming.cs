@@ -33,13 +33,13 @@ public static class LeadTiming
     /// <summary>
     /// Re-times every waiting lead of a campaign under <paramref name="schedule"/> (after a schedule change):
     /// each becomes due at the first allowed moment at or after its step's earliest moment, so one the new
-    /// schedule allows now is due now, and none before its step delay. Leased leads keep their lease.
+    /// schedule allows now is due now, and none before its step delay. Leads under a lease keep it until it ends.
     /// </summary>
     public static async Task<int> RetimeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid campaignId, Schedule schedule,
         DateTimeOffset now, CancellationToken ct)
     {
         var spans = (await connection.QueryAsync<(string? Zone, DateTimeOffset From, DateTimeOffset Until)>(new CommandDefinition(WaitingSpansSql,
-            new { campaign_id = campaignId }, transaction, cancellationToken: ct))).ToList();
+            new { campaign_id = campaignId, now }, transaction, cancellationToken: ct))).ToList();
         if (spans.Count == 0)
             return 0;
         var (zones, starts, ends) = (new List<string>(), new List<DateTimeOffset>(), new List<DateTimeOffset>());
@@ -68,11 +68,15 @@ public static class LeadTiming
         where dataset_id = @dataset_id and attributes ? 'timezone'
         """;
 
-    /// <summary>Leads waiting for their step (none leased, or given back): what a schedule change moves.</summary>
+    /// <summary>
+    /// Leads waiting for their step (none leased, given back, or a lease that ended unreported, which the claim
+    /// moved to the schedule's next window): what a schedule change moves.
+    /// </summary>
     private const string Waiting = """
         l.campaign_id = @campaign_id and l.status in ('pending', 'active') and l.earliest_at is not null
         and (l.open_action_id is null
-             or exists (select 1 from actions a where a.action_id = l.open_action_id and a.state = 'released'))
+             or exists (select 1 from actions a where a.action_id = l.open_action_id
+                        and (a.state = 'released' or (a.state = 'leased' and a.lease_expires_at <= @now))))
         """;
 
     private const string WaitingSpansSql = $"""

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using CampaignSlices.Api.Infrastructure;
 using CampaignSlices.Tests.Infrastructure;
 using CampaignSlices.Tests.Webhooks;
+using Dapper;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -77,4 +78,76 @@ public static class DispatchFixtures
     public static Task<(int Status, JsonObject Body)> ReportAsync(HttpClient worker, JsonObject lease, string outcome = "sent") =>
         SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/outcome",
             new JsonObject { ["lease_token"] = (string)lease["lease_token"]!, ["outcome"] = outcome });
+
+    /// <summary>A service of its own over a new database, or over <paramref name="connectionString"/> as one of several replicas.</summary>
+    public static async Task<DispatchFactory> StartAsync(string connectionString = "")
+    {
+        var factory = new DispatchFactory { ConnectionString = connectionString };
+        await factory.InitializeAsync();
+        return factory;
+    }
+
+    /// <summary>Every day, a window around the service's time now (its clock may have been moved ahead of the real one).</summary>
+    public static JsonObject AlwaysOpen(this JsonObject campaign, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        return campaign
+            .With("send_days", EveryDay())
+            .With("sending_window_start", now.AddHours(-2).ToString("HH:mm"))
+            .With("sending_window_end", now.AddHours(6).ToString("HH:mm"))
+            .With("min_interval_seconds", 60);
+    }
+
+    public static string WireDay(DayOfWeek day) => day.ToString()[..3].ToLowerInvariant();
+
+    public static JsonArray EveryDay() => DaysExcept();
+
+    /// <summary>The week without <paramref name="left"/>, as send_days.</summary>
+    public static JsonArray DaysExcept(params DayOfWeek[] left) =>
+        new(Enum.GetValues<DayOfWeek>().Except(left).Select(day => (JsonNode)WireDay(day)).ToArray());
+
+    /// <summary>alias_ids a-1 .. a-<paramref name="count"/>.</summary>
+    public static JsonArray Aliases(int count) => new(Enumerable.Range(1, count).Select(i => (JsonNode)$"a-{i}").ToArray());
+
+    public static Task<(int Status, JsonObject Body)> ReleaseAsync(HttpClient worker, JsonObject lease, int delaySeconds = 0) =>
+        SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/release",
+            new JsonObject { ["lease_token"] = (string)lease["lease_token"]!, ["delay_seconds"] = delaySeconds });
+
+    public static async Task<JsonObject> PatchAsync(HttpClient user, Guid campaignId, JsonObject changes)
+    {
+        var (status, answer) = await SendAsync(user, HttpMethod.Patch, $"/api/v1/campaigns/{campaignId}", changes);
+        Assert.True(status == 200, $"PATCH answered {status}: {answer.ToJsonString()}");
+        return answer;
+    }
+
+    public static async Task<JsonObject> LifecycleAsync(HttpClient user, Guid campaignId, string action)
+    {
+        var (status, answer) = await SendAsync(user, HttpMethod.Post, $"/api/v1/campaigns/{campaignId}/{action}");
+        Assert.True(status == 200, $"{action} answered {status}: {answer.ToJsonString()}");
+        return answer;
+    }
+
+    /// <summary>A lead as the dispatcher keeps it.</summary>
+    public sealed class LeadState
+    {
+        public int RowNumber { get; init; }
+        public string Status { get; init; } = "";
+        public int CurrentStep { get; init; }
+        public int Attempt { get; init; }
+        public DateTimeOffset? NextActionAt { get; init; }
+        public string? StopReason { get; init; }
+        public Guid? OpenActionId { get; init; }
+    }
+
+    public static async Task<Dictionary<int, LeadState>> LeadsAsync(ApiFactory api, Guid campaignId)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        return (await db.QueryAsync<LeadState>("""
+                select row_number, status, current_step, attempt, next_action_at, stop_reason, open_action_id
+                from leads where campaign_id = @campaignId
+                """, new { campaignId }))
+            .ToDictionary(lead => lead.RowNumber);
+    }
+
+    public static List<string> ActionIds(IEnumerable<JsonObject> leases) => [.. leases.Select(lease => (string)lease["action_id"]!)];
 }
