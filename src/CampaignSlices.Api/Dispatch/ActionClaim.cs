@@ -52,6 +52,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     /// <summary>Leases up to <c>Max</c> due actions; also answers when the next not-yet-due one is, for a long poll to wait for.</summary>
     public async Task<(List<LeaseActions.Lease> Leases, DateTimeOffset? NextDue)> ClaimAsync(Request request, CancellationToken ct)
     {
+        // Call actions wait for the voice dispatcher (attempts_per_second, connections by weight): none is leased yet.
+        if (request.Channel == StepChannel.Call)
+            return ([], null);
         var now = clock.GetUtcNow();
         var instant = Instant.FromDateTimeOffset(now);
         var channel = request.Channel.ToWire();
@@ -292,9 +295,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
             }, transaction, cancellationToken: ct));
     }
 
-    private static async Task<DateTimeOffset?> NextDueAsync(NpgsqlConnection connection, string channel, CancellationToken ct) =>
+    private async Task<DateTimeOffset?> NextDueAsync(NpgsqlConnection connection, string channel, CancellationToken ct) =>
         await connection.QuerySingleOrDefaultAsync<DateTimeOffset?>(new CommandDefinition(NextDueSql,
-            new { channel, dispatching = Wire(CampaignStatusRules.Dispatching) }, cancellationToken: ct));
+            new { channel, dispatching = Wire(CampaignStatusRules.Dispatching), now = clock.GetUtcNow() }, cancellationToken: ct));
 
     private static string[] Wire(IEnumerable<CampaignStatus> statuses) => [.. statuses.Select(status => status.ToWire())];
 
@@ -378,6 +381,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         select l.next_action_at
         from leads l join campaigns c on c.campaign_id = l.campaign_id
         where l.channel = @channel and l.status in ('pending', 'active') and l.next_action_at is not null and c.status = any(@dispatching)
+          and (l.status <> 'pending' or c.end_date is null or c.end_date > @now)
         order by l.next_action_at
         limit 1
         """;

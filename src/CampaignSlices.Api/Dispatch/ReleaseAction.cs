@@ -63,7 +63,7 @@ public static class ReleaseAction
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var held = await connection.QuerySingleOrDefaultAsync<(Guid CampaignId, int RowNumber, DateTimeOffset UpdatedAt, string? Timezone,
-                DateTimeOffset? EarliestAt)?>(new CommandDefinition(LockSql, new { id = command.ActionId, token = command.LeaseToken, now }, transaction,
+                DateTimeOffset? EarliestAt, string LeadStatus)?>(new CommandDefinition(LockSql, new { id = command.ActionId, token = command.LeaseToken, now }, transaction,
                 cancellationToken: ct));
             if (held is not { } action)
             {
@@ -72,6 +72,13 @@ public static class ReleaseAction
                 return exists
                     ? new LeaseLost("This lease token no longer holds the action: its lease ended, or it was given back, leased again or reported.")
                     : new Missing("Action", command.ActionId);
+            }
+            // The lead left play while the action was out (its campaign was cancelled): the action closes, nothing is due again.
+            if (!CampaignStatusRules.LeadsInPlay.Contains((LeadStatus)Json.FromWire(typeof(LeadStatus), action.LeadStatus)))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(CloseSql, new { id = command.ActionId, now }, transaction, cancellationToken: ct));
+                await transaction.CommitAsync(ct);
+                return new Response(command.ActionId, null);
             }
             var plan = (await plans.GetAsync(connection, transaction, new Dictionary<Guid, DateTimeOffset> { [action.CampaignId] = action.UpdatedAt }, ct))[action.CampaignId];
             // Never earlier than the step's own delay allows.
@@ -99,11 +106,15 @@ public static class ReleaseAction
         campaign as (
             select c.campaign_id, c.updated_at from campaigns c join held h on h.campaign_id = c.campaign_id for no key update of c
         )
-        select a.campaign_id, a.row_number, campaign.updated_at, l.timezone, l.earliest_at
+        select a.campaign_id, a.row_number, campaign.updated_at, l.timezone, l.earliest_at, l.status as lead_status
         from campaign
         join actions a on a.action_id = @id and a.state = 'leased' and a.lease_token = @token and a.lease_expires_at > @now
         join leads l on l.campaign_id = a.campaign_id and l.row_number = a.row_number
         for update of a, l
+        """;
+
+    private const string CloseSql = """
+        update actions set state = 'cancelled', lease_token = null, lease_expires_at = null, reported_at = @now where action_id = @id
         """;
 
     private const string ExistsSql = "select exists (select 1 from actions where action_id = @id)";
