@@ -75,7 +75,8 @@ public static class LaunchCampaign
             if (campaign.LaunchType == LaunchType.Scheduled && campaign.StartDate <= now)
                 return new StartPassed();
 
-            var preflight = await Preflight.RunAsync(connection, null, campaign, Preflight.DefaultWarningsLimit, ct);
+            var reusable = !LeadRules.DependsOnOtherCampaigns(campaign);
+            var (preflight, blockedRows) = await Preflight.CheckAsync(connection, null, campaign, Preflight.DefaultWarningsLimit, reusable, ct);
             if (preflight.Summary.LaunchableRows == 0)
                 return new NothingLaunchable(preflight);
 
@@ -106,6 +107,8 @@ public static class LaunchCampaign
             }
             await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.ByUser, now, ct,
                 details: new { preflight.Summary.LaunchableRows });
+            if (blockedRows is not null)
+                await connection.ExecuteAsync(new CommandDefinition(KeepCheckSql, new { campaignId, blockedRows, now }, transaction, cancellationToken: ct));
             // The trigger or job joins the transaction: neither the status nor it exists without the other.
             using (scheduler.EnlistTransaction(transaction))
             {
@@ -141,7 +144,12 @@ public static class LaunchCampaign
 
             var now = clock.GetUtcNow();
             await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
-            var (checkedRows, parameters, _) = LeadRules.CheckedRows(campaign);
+            // The launch's check, when it was kept, stands: the rules are not applied a second time.
+            var blockedRows = await connection.QuerySingleOrDefaultAsync<int[]?>(new CommandDefinition(
+                "delete from launch_checks where campaign_id = @campaignId returning blocked_rows", new { campaignId }, transaction, cancellationToken: ct));
+            var (checkedRows, parameters, _) = blockedRows is not null && !LeadRules.DependsOnOtherCampaigns(campaign)
+                ? LeadRules.KnownRows(campaign, blockedRows)
+                : LeadRules.CheckedRows(campaign);
             // Step 1 is due at enrollment plus its delay, moved into the schedule in each lead's zone.
             var schedule = Schedule.FromCampaign(campaign);
             var earliest = now.AddMinutes(campaign.Steps[0].TotalDelayMinutes);
@@ -213,6 +221,11 @@ public static class LaunchCampaign
         left join unnest(@zone_ids::text[], @zone_dues::timestamptz[]) as z (zone, due) on z.zone = r.timezone
         where not r.blocking
         on conflict (campaign_id, row_number) do nothing
+        """;
+
+    private const string KeepCheckSql = """
+        insert into launch_checks (campaign_id, blocked_rows, checked_at) values (@campaignId, @blockedRows, @now)
+        on conflict (campaign_id) do update set blocked_rows = excluded.blocked_rows, checked_at = excluded.checked_at
         """;
 
     private const string PacingSql = """

@@ -122,15 +122,10 @@ public static class LeadRules
             : "";
         // the row's place among rows with the same email, case and spaces aside
         var duplicateRank = email ? "row_number() over (partition by lower(s.email) order by s.row_number)" : "1";
-        var linkedinProfile = linkedin
-            ? "lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\\.)?linkedin\\.com/in/([^/?#[:space:]]+)/?(?:[?#][^[:space:]]*)?$'))"
-            : "null::text";
+        var linkedinProfile = LinkedinProfile(linkedin);
         var sql = $$"""
             with source as (
-                select r.row_number, nullif(btrim(r.email, {{Whitespace}}), '') as email, nullif(btrim(r.linkedin_url, {{Whitespace}}), '') as linkedin_url,
-                       nullif(btrim(r.phone, {{Whitespace}}), '') as phone, r.first_name, r.last_name, r.company, r.attributes
-                from dataset_rows r
-                where r.dataset_id = @dataset_id
+                {{SourceSql}}
             ),
             {{otherProfiles}}
             profiled as (
@@ -155,4 +150,47 @@ public static class LeadRules
             return columns.Count == 0 ? "false" : $"({string.Join(" or ", columns)})";
         }
     }
+
+    /// <summary>Whether a row's verdict can change after the check: rules that look at the user's other campaigns.</summary>
+    public static bool DependsOnOtherCampaigns(Campaign campaign) =>
+        campaign.SkipOtherCampaigns == true && campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin);
+
+    /// <summary>
+    /// The same `checked_rows` columns (row_number, email, linkedin_url, linkedin_profile, phone, timezone,
+    /// blocking) for a campaign whose check already ran and found the rows in <c>@blocked_rows</c>: what
+    /// enrollment reads instead of applying the rules again. Only for campaigns whose verdicts cannot change
+    /// (<see cref="DependsOnOtherCampaigns"/> false): the dataset never changes, nor, once launched, the steps.
+    /// </summary>
+    public static CheckedRowsSql KnownRows(Campaign campaign, int[] blockedRows)
+    {
+        var parameters = new DynamicParameters(new { dataset_id = campaign.DatasetId, campaign_id = campaign.CampaignId, blocked_rows = blockedRows });
+        var linkedin = campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin);
+        var sql = $$"""
+            with source as (
+                {{SourceSql}}
+            ),
+            blocked as (
+                select unnest(@blocked_rows::integer[]) as row_number
+            ),
+            checked_rows as (
+                select s.row_number, s.email, s.linkedin_url, {{LinkedinProfile(linkedin)}} as linkedin_profile, s.phone,
+                       nullif(btrim(s.attributes ->> 'timezone', {{Whitespace}}), '') as timezone,
+                       s.row_number in (select row_number from blocked) as blocking
+                from source s
+            )
+            """;
+        return new CheckedRowsSql(sql, parameters, []);
+    }
+
+    private static readonly string SourceSql = $"""
+        select r.row_number, nullif(btrim(r.email, {Whitespace}), '') as email, nullif(btrim(r.linkedin_url, {Whitespace}), '') as linkedin_url,
+                       nullif(btrim(r.phone, {Whitespace}), '') as phone, r.first_name, r.last_name, r.company, r.attributes
+                from dataset_rows r
+                where r.dataset_id = @dataset_id
+        """;
+
+    /// <summary>The profile's slug, lower-cased: how one person is recognised across URL spellings; null when not a profile URL.</summary>
+    private static string LinkedinProfile(bool linkedin) => linkedin
+        ? "lower(substring(s.linkedin_url from '(?i)^(?:https?://)?(?:[a-z]{2,3}\\.)?linkedin\\.com/in/([^/?#[:space:]]+)/?(?:[?#][^[:space:]]*)?$'))"
+        : "null::text";
 }

@@ -44,21 +44,31 @@ public static class Preflight
         }
     }
 
-    /// <summary>The check itself, one SQL statement; the launch runs it too.</summary>
-    public static async Task<Response> RunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Campaign campaign, int warningsLimit, CancellationToken ct)
+    /// <summary>The answer, and when asked for, the row numbers the check blocks (for the launch to reuse).</summary>
+    public sealed record Checked(Response Response, int[]? BlockedRows);
+
+    /// <summary>The check itself, one SQL statement.</summary>
+    public static async Task<Response> RunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Campaign campaign, int warningsLimit,
+        CancellationToken ct) =>
+        (await CheckAsync(connection, transaction, campaign, warningsLimit, keepBlockedRows: false, ct)).Response;
+
+    /// <summary>The check as the launch runs it: the same statement, also collecting the blocked rows when <paramref name="keepBlockedRows"/>.</summary>
+    public static async Task<Checked> CheckAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Campaign campaign, int warningsLimit,
+        bool keepBlockedRows, CancellationToken ct)
     {
         await using var own = transaction is null ? await connection.BeginTransactionAsync(ct) : null;
         transaction ??= own;
         await connection.ExecuteAsync(new CommandDefinition(LeadRules.SortMemorySql, transaction: transaction, cancellationToken: ct));
         var (checkedRows, parameters, checks) = LeadRules.CheckedRows(campaign);
         parameters.Add("warnings_limit", warningsLimit);
-        var result = await connection.QuerySingleAsync<(int TotalRows, int LaunchableRows, int WarningCount, string ByCode, string Warnings)>(
-            new CommandDefinition(checkedRows + SummarySql(checks), parameters, transaction, commandTimeout: 0, cancellationToken: ct));
+        var result = await connection.QuerySingleAsync<(int TotalRows, int LaunchableRows, int WarningCount, string ByCode, string Warnings, int[]? BlockedRows)>(
+            new CommandDefinition(checkedRows + SummarySql(checks, keepBlockedRows), parameters, transaction, commandTimeout: 0, cancellationToken: ct));
         var warnings = JsonSerializer.Deserialize<List<FlatWarning>>(result.Warnings, Json.StoredOptions)!
             .Select(w => new LeadRules.Warning(w.RowNumber, w.Code, w.Field, LeadRules.MessageFor(w.Code, w.Field)))
             .ToList();
         var byCode = JsonSerializer.Deserialize<Dictionary<string, int>>(result.ByCode)!;
-        return new Response(new LeadRules.Summary(result.TotalRows, result.LaunchableRows, result.WarningCount, byCode), warnings);
+        return new Checked(new Response(new LeadRules.Summary(result.TotalRows, result.LaunchableRows, result.WarningCount, byCode), warnings),
+            result.BlockedRows);
     }
 
     private sealed record FlatWarning(int RowNumber, string Code, string Field);
@@ -67,8 +77,9 @@ public static class Preflight
     /// One pass counts rows and findings per code; only the first flagged rows (each has at least one
     /// warning, so `warnings_limit` of them hold the first warnings) are unnested into the list.
     /// </summary>
-    private static string SummarySql(IReadOnlyList<LeadRules.Check> checks)
+    private static string SummarySql(IReadOnlyList<LeadRules.Check> checks, bool keepBlockedRows)
     {
+        var blockedRows = keepBlockedRows ? "coalesce(array_agg(row_number order by row_number) filter (where blocking), '{}')" : "null::integer[]";
         var findingCounts = checks.Count == 0 ? "0" : string.Join(" + ", checks.Select(check => $"count({check.Column})"));
         var codeCounts = checks.SelectMany(check => check.Codes.Select(code => (code, check.Column)))
             .GroupBy(pair => pair.code)
@@ -83,7 +94,8 @@ public static class Preflight
             counts as (
                 select count(*)::integer as total_rows, (count(*) filter (where not blocking))::integer as launchable_rows,
                        ({{findingCounts}})::integer as warning_count,
-                       jsonb_build_object({{string.Join(", ", codeCounts)}}) as by_code
+                       jsonb_build_object({{string.Join(", ", codeCounts)}}) as by_code,
+                       {{blockedRows}} as blocked_rows
                 from findings
             ),
             first_rows as (
@@ -99,7 +111,8 @@ public static class Preflight
             select c.total_rows, c.launchable_rows, c.warning_count,
                    coalesce((select jsonb_object_agg(key, value) from jsonb_each(c.by_code) where value::integer > 0), '{}')::text as by_code,
                    coalesce((select jsonb_agg(jsonb_build_object('row_number', row_number, 'code', code, 'field', field) order by row_number, code, field)
-                             from first_warnings), '[]')::text as warnings
+                             from first_warnings), '[]')::text as warnings,
+                   c.blocked_rows
             from counts c
             """;
     }
