@@ -1,0 +1,262 @@
+using System.Text.Json.Nodes;
+using Dapper;
+using static CampaignSlices.Tests.Campaigns.CampaignFixtures;
+using static CampaignSlices.Tests.Campaigns.LaunchFixtures;
+using static CampaignSlices.Tests.Dispatch.DispatchFixtures;
+
+namespace CampaignSlices.Tests.Dispatch;
+
+/// <summary>What a lease hands a worker, what a lease request may ask for, and keeping or giving back a lease.</summary>
+public sealed class LeaseProtocolTests(DispatchFactory api) : IClassFixture<DispatchFactory>, IAsyncLifetime
+{
+    private static readonly TimeSpan PastPacing = TimeSpan.FromSeconds(61);
+
+    public async ValueTask InitializeAsync() => await RetireCampaignsAsync(api);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    [Fact]
+    public async Task A_lease_carries_every_field_a_worker_needs()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedLeadsAsync(api, userId,
+            [new Lead(1, "ada@example.com", "Ada", "https://www.linkedin.com/in/ada/", "+14155550101", """{"timezone":"Europe/Berlin","industry":"saas"}""")],
+            "timezone", "industry");
+        await using (var db = await api.OpenDatabaseAsync())
+            await db.ExecuteAsync("update dataset_rows set last_name = 'Lovelace', company = 'Analytical' where dataset_id = @datasetId", new { datasetId });
+        var templateId = Guid.NewGuid();
+        var senderProfileId = Guid.NewGuid();
+        var systemPrompt = string.Concat(Enumerable.Repeat("Write as a helpful, brief and friendly account manager. ", 3));
+        var body = Email(datasetId).AlwaysOpen(api.Clock)
+            .With("alias_ids", new JsonArray("alias-ada"))
+            .With("open_tracking", true)
+            .With("signature", "Best, %sender_first_name%")
+            .With("system_prompt", systemPrompt)
+            .With("webhook_config", new JsonObject { ["url"] = "https://hooks.example.com/campaigns", ["metadata"] = new JsonObject { ["team"] = "growth" } })
+            .With("steps_config[0].ai_personalization_enabled", true)
+            .With("steps_config[0].track_clicks", true)
+            .With("steps_config[0].variants", new JsonArray(new JsonObject
+            {
+                ["label"] = "only", ["weight"] = 100, ["type"] = "template", ["template_id"] = templateId, ["sender_profile_id"] = senderProfileId,
+            }));
+        var campaignId = await LaunchAsync(api, user, userId, body);
+
+        var before = api.Clock.GetUtcNow();
+        var lease = Assert.Single(await LeaseAsync(api.WorkerClient(), leaseSeconds: 120));
+        var after = api.Clock.GetUtcNow();
+
+        Assert.Equal(
+            ["action_id", "lease_token", "lease_expires_at", "campaign_id", "user_id", "row_number", "step", "attempt", "channel", "action_type",
+                "message_template", "variant", "sender", "lead", "settings"],
+            lease.Select(p => p.Key).ToArray());
+        Assert.True(Guid.TryParse((string)lease["action_id"]!, out _));
+        Assert.True(Guid.TryParse((string)lease["lease_token"]!, out _));
+        var expires = lease["lease_expires_at"].At();
+        Assert.InRange(expires, before.AddSeconds(120).AddSeconds(-1), after.AddSeconds(120).AddSeconds(1));
+        Assert.Equal(campaignId.ToString(), (string)lease["campaign_id"]!);
+        Assert.Equal(userId.ToString(), (string)lease["user_id"]!);
+        Assert.Equal(1, (int)lease["row_number"]!);
+        Assert.Equal(1, (int)lease["step"]!);
+        Assert.Equal(1, (int)lease["attempt"]!);
+        Assert.Equal("email", (string)lease["channel"]!);
+        Assert.Null(lease["action_type"]);
+        Assert.Equal("Hi {{first_name}}", (string)lease["message_template"]!);
+        Assert.True(JsonNode.DeepEquals(new JsonObject
+        {
+            ["label"] = "only", ["type"] = "template", ["template_id"] = templateId.ToString(), ["sender_profile_id"] = senderProfileId.ToString(),
+        }, lease["variant"]), lease["variant"]!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(new JsonObject { ["alias_id"] = "alias-ada" }, lease["sender"]), lease["sender"]!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(new JsonObject
+        {
+            ["email"] = "ada@example.com", ["first_name"] = "Ada", ["last_name"] = "Lovelace", ["company"] = "Analytical",
+            ["linkedin_url"] = "https://www.linkedin.com/in/ada/", ["phone"] = "+14155550101", ["timezone"] = "Europe/Berlin",
+            ["attributes"] = new JsonObject { ["timezone"] = "Europe/Berlin", ["industry"] = "saas" },
+        }, lease["lead"]), lease["lead"]!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(new JsonObject
+        {
+            ["ai_personalization_enabled"] = true, ["track_clicks"] = true, ["open_tracking"] = true, ["signature"] = "Best, %sender_first_name%",
+            ["system_prompt"] = systemPrompt, ["app_id"] = null, ["app_version"] = null, ["app_type"] = null,
+            ["webhook_config"] = new JsonObject { ["url"] = "https://hooks.example.com/campaigns", ["metadata"] = new JsonObject { ["team"] = "growth" } },
+        }, lease["settings"]), lease["settings"]!.ToJsonString());
+        var stored = await LeadAsync(api, campaignId, 1);
+        Assert.Equal(("active", Guid.Parse((string)lease["action_id"]!)), (stored.Status, stored.OpenActionId));
+    }
+
+    [Fact]
+    public async Task A_step_without_variants_leases_a_null_variant()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock));
+
+        var lease = Assert.Single(await LeaseAsync(api.WorkerClient()));
+
+        Assert.True(lease.ContainsKey("variant"));
+        Assert.Null(lease["variant"]);
+    }
+
+    [Fact]
+    public async Task A_drawn_variant_is_one_of_the_steps_and_is_kept_when_the_action_is_offered_again()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 6);
+        var body = Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", Aliases(6)).With("steps_config[1].delay_days", 0)
+            .With("steps_config[1].delay_minutes", 1);
+        var templateA = body["steps_config"]![1]!["variants"]![0]!["template_id"]!.GetValue<Guid>();
+        await LaunchAsync(api, user, userId, body);
+        var worker = api.WorkerClient();
+        foreach (var first in await LeaseAsync(worker))
+            Assert.Equal(200, (await ReportAsync(worker, first)).Status);
+
+        api.Clock.Advance(PastPacing);
+        var second = await LeaseAsync(worker);
+
+        Assert.Equal(6, second.Count);
+        foreach (var lease in second)
+        {
+            Assert.Equal(2, (int)lease["step"]!);
+            var variant = lease["variant"]!;
+            switch ((string)variant["label"]!)
+            {
+                case "A":
+                    Assert.Equal(("template", templateA.ToString()), ((string)variant["type"]!, (string?)variant["template_id"]));
+                    break;
+                case "B":
+                    Assert.Equal(("ai", null), ((string)variant["type"]!, (string?)variant["template_id"]));
+                    break;
+                default:
+                    Assert.Fail($"a variant the step does not have: {variant.ToJsonString()}");
+                    break;
+            }
+            Assert.Equal(200, (await ReleaseAsync(worker, lease)).Status);
+        }
+
+        api.Clock.Advance(PastPacing);
+        var again = await LeaseAsync(worker);
+        Assert.Equal(second.ToDictionary(l => (string)l["action_id"]!, l => (string)l["variant"]!["label"]!),
+            again.ToDictionary(l => (string)l["action_id"]!, l => (string)l["variant"]!["label"]!));
+    }
+
+    [Fact]
+    public async Task A_linkedin_campaign_leases_on_the_linkedin_channel_with_its_account_as_sender()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        var body = Linkedin(datasetId).AlwaysOpen(api.Clock);
+        var campaignId = await LaunchAsync(api, user, userId, body);
+        var worker = api.WorkerClient();
+
+        Assert.Empty(await LeaseAsync(worker, "email"));
+        var lease = Assert.Single(await LeaseAsync(worker, "linkedin"));
+
+        Assert.Equal(campaignId.ToString(), (string)lease["campaign_id"]!);
+        Assert.Equal("linkedin", (string)lease["channel"]!);
+        Assert.Equal("connection_request", (string)lease["action_type"]!);
+        Assert.Null(lease["variant"]);
+        Assert.True(JsonNode.DeepEquals(new JsonObject { ["connected_account_id"] = body["connected_account_id"]!.GetValue<Guid>().ToString() }, lease["sender"]),
+            lease["sender"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"channel": "email", "max": 0}""", "max")]
+    [InlineData("""{"channel": "email", "max": 501}""", "max")]
+    [InlineData("""{"channel": "email", "lease_seconds": 9}""", "lease_seconds")]
+    [InlineData("""{"channel": "email", "lease_seconds": 3601}""", "lease_seconds")]
+    [InlineData("""{"channel": "email", "wait_seconds": 21}""", "wait_seconds")]
+    [InlineData("""{"channel": "email", "wait_seconds": -1}""", "wait_seconds")]
+    [InlineData("""{"max": 10}""", "channel")]
+    [InlineData("""{"channel": "fax"}""", "channel")]
+    [InlineData("""{"channel": "email", "colour": "red"}""", "colour")]
+    public async Task An_invalid_lease_request_is_400_naming_the_field(string request, string field)
+    {
+        var (status, problem) = await SendAsync(api.WorkerClient(), HttpMethod.Post, "/api/v1/dispatch/leases", JsonNode.Parse(request));
+
+        Assert.Equal(400, status);
+        Assert.Equal([field], ErrorKeys(problem));
+        Assert.Contains(field, (string)problem["detail"]! + string.Concat(problem["errors"]![field]!.AsArray().Select(m => (string)m!)));
+    }
+
+    [Fact]
+    public async Task A_heartbeat_extends_the_lease_and_the_action_is_not_offered_again_after_the_first_expiry()
+    {
+        var (worker, lease, _) = await LeasedAsync(leaseSeconds: 10);
+
+        var before = api.Clock.GetUtcNow();
+        var (status, extended) = await HeartbeatAsync(worker, lease, leaseSeconds: 600);
+        var after = api.Clock.GetUtcNow();
+
+        Assert.Equal(200, status);
+        Assert.Equal((string)lease["action_id"]!, (string)extended["action_id"]!);
+        Assert.InRange(extended["lease_expires_at"].At(), before.AddSeconds(599), after.AddSeconds(601));
+        api.Clock.Advance(PastPacing);
+        Assert.Empty(await LeaseAsync(api.WorkerClient("worker-2")));
+        Assert.Equal(200, (await ReportAsync(worker, lease)).Status);
+    }
+
+    [Fact]
+    public async Task A_released_action_is_due_again_after_its_delay_as_the_same_attempt_and_a_second_release_is_409()
+    {
+        var (worker, lease, campaignId) = await LeasedAsync();
+
+        var before = api.Clock.GetUtcNow();
+        var (status, released) = await ReleaseAsync(worker, lease, delaySeconds: 120);
+        var after = api.Clock.GetUtcNow();
+
+        Assert.Equal(200, status);
+        Assert.InRange(released["next_action_at"].At(), before.AddSeconds(119), after.AddSeconds(121));
+        var (twice, problem) = await ReleaseAsync(worker, lease, delaySeconds: 120);
+        Assert.Equal(409, twice);
+        Assert.Equal(409, (int)problem["status"]!);
+        Assert.Equal("released", (await ActionAsync(api, lease)).State);
+        Assert.Empty(await LeaseAsync(worker));
+
+        api.Clock.Advance(TimeSpan.FromSeconds(121));
+        var again = Assert.Single(await LeaseAsync(api.WorkerClient("worker-2")));
+        Assert.Equal((string)lease["action_id"]!, (string)again["action_id"]!);
+        Assert.Equal(((int)lease["step"]!, (int)lease["attempt"]!), ((int)again["step"]!, (int)again["attempt"]!));
+        Assert.NotEqual((string)lease["lease_token"]!, (string)again["lease_token"]!);
+        Assert.Equal(1, (await LeadAsync(api, campaignId, 1)).Attempt);
+        Assert.Equal(2, (await ActionAsync(api, again)).TimesLeased);
+    }
+
+    [Fact]
+    public async Task Concurrent_leases_never_hand_out_the_same_action_or_overspend_a_senders_pacing()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var campaigns = new List<Guid>();
+        for (var c = 0; c < 4; c++)
+        {
+            var datasetId = await SeedCompleteLeadsAsync(api, userId, 10);
+            campaigns.Add(await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", Aliases(10))));
+        }
+
+        var rounds = await Task.WhenAll(Enumerable.Range(1, 8).Select(w => LeaseAsync(api.WorkerClient($"worker-{w}"), max: 10)));
+        var concurrent = rounds.SelectMany(round => round).ToList();
+        var drained = new List<JsonObject>();
+        for (var round = 0; round < 20 && concurrent.Count + drained.Count < 40; round++)
+            drained.AddRange(await LeaseAsync(api.WorkerClient("drainer"), max: 10));
+        var all = concurrent.Concat(drained).ToList();
+
+        Assert.NotEmpty(concurrent);
+        Assert.Equal(all.Count, all.Select(l => (string)l["action_id"]!).Distinct().Count());
+        Assert.Equal(40, all.Select(l => ((string)l["campaign_id"]!, (int)l["row_number"]!)).Distinct().Count());
+        // min_interval_seconds 60: within the minute each alias of a campaign sends once.
+        Assert.Equal(40, all.Select(l => ((string)l["campaign_id"]!, (string)l["sender"]!["alias_id"]!)).Distinct().Count());
+        Assert.Empty(await LeaseAsync(api.WorkerClient("drainer")));
+    }
+
+    private async Task<(HttpClient Worker, JsonObject Lease, Guid CampaignId)> LeasedAsync(int? leaseSeconds = null)
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        var campaignId = await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock));
+        var worker = api.WorkerClient();
+        return (worker, Assert.Single(await LeaseAsync(worker, leaseSeconds: leaseSeconds)), campaignId);
+    }
+}
