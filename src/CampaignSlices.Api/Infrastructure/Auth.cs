@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -127,6 +128,13 @@ public static class Auth
 
     /// <summary>The authenticated caller's user id; only tokens whose sub is a UUID get this far.</summary>
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(Subject(user)!);
+
+    /// <summary>
+    /// The caller as a UUID, for what is kept per caller (idempotency keys): a user's id; for a channel worker,
+    /// whose sub is a name, a UUID made from that name.
+    /// </summary>
+    public static Guid CallerId(this ClaimsPrincipal caller) =>
+        IsUser(caller) ? caller.UserId() : new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"worker:{Subject(caller)}")).AsSpan(0, 16));
 
     /// <summary>The worker a dispatch token names (its sub).</summary>
     public static string WorkerName(this ClaimsPrincipal worker) => Subject(worker)!;

@@ -9,7 +9,7 @@ namespace CampaignSlices.Api.Infrastructure;
 
 /// <summary>
 /// Idempotency-Key for every POST of a group that opts in (docs/api.md): the same key and body replay the
-/// first answer, another body is 422, a request still running is 409. Keys are per user, kept 24 h.
+/// first answer, another body is 422, a request still running is 409. Keys are per caller (user or channel worker), kept 24 h.
 /// </summary>
 public static class Idempotency
 {
@@ -57,7 +57,7 @@ public static class Idempotency
                 return;
             }
 
-            var userId = context.User.UserId();
+            var userId = context.User.CallerId();
             using var fingerprint = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             fingerprint.AppendData(Encoding.UTF8.GetBytes($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}\n"));
             var now = clock.GetUtcNow();
