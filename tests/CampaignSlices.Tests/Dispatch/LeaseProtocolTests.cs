@@ -250,6 +250,43 @@ public sealed class LeaseProtocolTests(DispatchFactory api) : IClassFixture<Disp
         Assert.Empty(await LeaseAsync(api.WorkerClient("drainer")));
     }
 
+    [Fact]
+    public async Task A_lease_retried_with_its_idempotency_key_replays_the_same_leases_and_leases_nothing_more()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 4);
+        await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", Aliases(4)));
+        var worker = api.WorkerClient();
+
+        var (firstStatus, first, _) = await LeaseWithKeyAsync(worker, "lease-1");
+        var (retryStatus, retry, replayed) = await LeaseWithKeyAsync(worker, "lease-1");
+
+        Assert.True(firstStatus == 200, first);
+        Assert.Equal(2, JsonNode.Parse(first)!["items"]!.AsArray().Count);
+        Assert.Equal(200, retryStatus);
+        Assert.True(replayed);
+        Assert.Equal(first, retry);
+        // Another worker's key of the same spelling is its own.
+        var (otherStatus, other, otherReplayed) = await LeaseWithKeyAsync(api.WorkerClient("worker-2"), "lease-1");
+        Assert.Equal(200, otherStatus);
+        Assert.False(otherReplayed);
+        Assert.Equal(2, JsonNode.Parse(other)!["items"]!.AsArray().Count);
+        Assert.Empty(await LeaseAsync(worker));
+    }
+
+    private static async Task<(int Status, string Body, bool Replayed)> LeaseWithKeyAsync(HttpClient worker, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/dispatch/leases")
+        {
+            Content = new StringContent("""{"channel": "email", "max": 2}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", key);
+        var response = await worker.SendAsync(request, TestContext.Current.CancellationToken);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken),
+            response.Headers.TryGetValues("Idempotent-Replayed", out var values) && values.Single() == "true");
+    }
+
     private async Task<(HttpClient Worker, JsonObject Lease, Guid CampaignId)> LeasedAsync(int? leaseSeconds = null)
     {
         var userId = Guid.NewGuid();
