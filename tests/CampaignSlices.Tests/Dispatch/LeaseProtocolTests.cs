@@ -180,6 +180,120 @@ public sealed class LeaseProtocolTests(DispatchFactory api) : IClassFixture<Disp
         Assert.Contains(field, (string)problem["detail"]! + string.Concat(problem["errors"]![field]!.AsArray().Select(m => (string)m!)));
     }
 
+    [Theory]
+    [InlineData("""{"channel": "email", "max": 1, "lease_seconds": 10, "wait_seconds": 0}""")]
+    [InlineData("""{"channel": "email", "max": 500, "lease_seconds": 3600, "wait_seconds": 20}""")]
+    [InlineData("""{"channel": "linkedin"}""")]
+    public async Task A_lease_request_at_the_edges_of_its_ranges_is_accepted(string request)
+    {
+        // Something is due, so the longest wait answers at once.
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock));
+        await LaunchAsync(api, user, userId, Linkedin(datasetId).AlwaysOpen(api.Clock));
+
+        var (status, answer) = await SendAsync(api.WorkerClient(), HttpMethod.Post, "/api/v1/dispatch/leases", JsonNode.Parse(request));
+
+        Assert.True(status == 200, answer.ToJsonString());
+        Assert.Single(answer["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Calls_are_not_leased_yet_and_a_call_lease_answers_an_empty_list()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        var campaignId = await LaunchAsync(api, user, userId, Voice(datasetId).AlwaysOpen(api.Clock));
+
+        Assert.Empty(await LeaseAsync(api.WorkerClient(), "call"));
+        Assert.Equal(("pending", "call", (Guid?)null), ((await LeadAsync(api, campaignId, 1)).Status, (await LeadAsync(api, campaignId, 1)).Channel,
+            (await LeadAsync(api, campaignId, 1)).OpenActionId));
+    }
+
+    [Theory]
+    [InlineData("heartbeat")]
+    [InlineData("release")]
+    [InlineData("outcome")]
+    public async Task An_unknown_action_is_404_and_a_malformed_action_id_400(string verb)
+    {
+        var worker = api.WorkerClient();
+        var body = new JsonObject { ["lease_token"] = Guid.NewGuid().ToString(), ["outcome"] = verb == "outcome" ? "sent" : null };
+        if (verb != "outcome")
+            body.Remove("outcome");
+        var unknown = Guid.NewGuid();
+
+        var (missing, notFound) = await SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{unknown}/{verb}", body);
+        var (malformed, invalid) = await SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/not-a-uuid/{verb}", body);
+
+        Assert.Equal(404, missing);
+        Assert.Contains(unknown.ToString(), (string)notFound["detail"]!);
+        Assert.Equal(400, malformed);
+        Assert.Equal(["action_id"], ErrorKeys(invalid));
+    }
+
+    [Fact]
+    public async Task A_heartbeat_or_release_after_the_lease_ended_is_409()
+    {
+        var (worker, lease, _) = await LeasedAsync(leaseSeconds: 10);
+        api.Clock.Advance(TimeSpan.FromSeconds(11));
+
+        Assert.Equal(409, (await HeartbeatAsync(worker, lease)).Status);
+        Assert.Equal(409, (await ReleaseAsync(worker, lease)).Status);
+        Assert.Equal("leased", (await ActionAsync(api, lease)).State);
+    }
+
+    [Theory]
+    [InlineData("heartbeat", """{"lease_seconds": 9}""", "lease_seconds")]
+    [InlineData("heartbeat", """{"lease_seconds": 3601}""", "lease_seconds")]
+    [InlineData("heartbeat", "{}", "lease_token")]
+    [InlineData("release", """{"delay_seconds": -1}""", "delay_seconds")]
+    [InlineData("release", """{"delay_seconds": 86401}""", "delay_seconds")]
+    [InlineData("release", "{}", "lease_token")]
+    [InlineData("outcome", """{"outcome": "delivered"}""", "outcome")]
+    [InlineData("outcome", """{"outcome": "sent", "duration_seconds": -1}""", "duration_seconds")]
+    [InlineData("outcome", """{"outcome": "sent", "colour": "red"}""", "colour")]
+    public async Task An_invalid_heartbeat_release_or_outcome_is_400_naming_the_field_and_changes_nothing(string verb, string request, string field)
+    {
+        var (worker, lease, campaignId) = await LeasedAsync();
+        var body = JsonNode.Parse(request)!.AsObject();
+        if (field != "lease_token")
+            body["lease_token"] = (string)lease["lease_token"]!;
+        var leadBefore = await LeadAsync(api, campaignId, 1);
+
+        var (status, problem) = await SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/{verb}", body);
+
+        Assert.Equal(400, status);
+        Assert.Equal([field], ErrorKeys(problem));
+        Assert.Equal(leadBefore, await LeadAsync(api, campaignId, 1));
+        Assert.Equal("leased", (await ActionAsync(api, lease)).State);
+    }
+
+    [Fact]
+    public async Task A_release_whose_delay_ends_outside_the_schedule_is_due_at_its_next_opening()
+    {
+        var opensAt = api.Clock.GetUtcNow();
+        var nextOpening = new DateTimeOffset(opensAt.Year, opensAt.Month, opensAt.Day, opensAt.Hour, opensAt.Minute, 0, TimeSpan.Zero).AddHours(-2).AddDays(1);
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        var campaignId = await LaunchAsync(api, user, userId, Email(datasetId)
+            .With("send_days", new JsonArray("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+            .With("sending_window_start", opensAt.AddHours(-2).ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture))
+            .With("sending_window_end", opensAt.AddHours(6).ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture))
+            .With("min_interval_seconds", 60));
+        var worker = api.WorkerClient();
+        var lease = Assert.Single(await LeaseAsync(worker));
+
+        // Ten hours on is past the window's end (six hours on) and before the next day's opening.
+        var (status, released) = await ReleaseAsync(worker, lease, delaySeconds: 10 * 3600);
+
+        Assert.Equal(200, status);
+        Assert.Equal(nextOpening, released["next_action_at"].At());
+        Assert.Equal(nextOpening, (await LeadAsync(api, campaignId, 1)).NextActionAt);
+    }
+
     [Fact]
     public async Task A_heartbeat_extends_the_lease_and_the_action_is_not_offered_again_after_the_first_expiry()
     {

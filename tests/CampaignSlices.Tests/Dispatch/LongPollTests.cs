@@ -48,4 +48,27 @@ public sealed class LongPollTests(DispatchFactory api) : IClassFixture<DispatchF
         // Woken, not answered at its deadline: the bound is loose, far above a wake-up's usual delay and below the 10 s wait.
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(8), $"answered after {watch.Elapsed}");
     }
+
+    [Fact]
+    public async Task A_long_poll_wakes_when_a_released_action_comes_due_and_answers_with_it()
+    {
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
+        await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock));
+        var worker = api.WorkerClient();
+        var lease = Assert.Single(await LeaseAsync(worker));
+        // Past the sender's min_interval_seconds, so only the release's delay holds the action back.
+        api.Clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(200, (await ReleaseAsync(worker, lease, delaySeconds: 2)).Status);
+
+        var watch = Stopwatch.StartNew();
+        var leases = await LeaseAsync(api.WorkerClient("worker-2"), waitSeconds: 10);
+        watch.Stop();
+
+        var again = Assert.Single(leases);
+        Assert.Equal((string)lease["action_id"]!, (string)again["action_id"]!);
+        // Woken at the due time, not at its deadline; loose bounds.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(8), $"answered after {watch.Elapsed}");
+    }
 }
