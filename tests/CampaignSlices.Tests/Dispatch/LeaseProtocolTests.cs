@@ -337,16 +337,17 @@ public sealed class LeaseProtocolTests(DispatchFactory api) : IClassFixture<Disp
         Assert.Equal(2, (await ActionAsync(api, again)).TimesLeased);
     }
 
-    [Fact]
-    public async Task Concurrent_leases_never_hand_out_the_same_action_or_overspend_a_senders_pacing()
+    [Theory]
+    [InlineData(1, 40)]
+    [InlineData(4, 10)]
+    public async Task Concurrent_leases_never_hand_out_the_same_action_or_overspend_a_senders_pacing(int campaignCount, int leadsEach)
     {
         var userId = Guid.NewGuid();
         var user = api.ClientFor(userId);
-        var campaigns = new List<Guid>();
-        for (var c = 0; c < 4; c++)
+        for (var c = 0; c < campaignCount; c++)
         {
-            var datasetId = await SeedCompleteLeadsAsync(api, userId, 10);
-            campaigns.Add(await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", Aliases(10))));
+            var datasetId = await SeedCompleteLeadsAsync(api, userId, leadsEach);
+            await LaunchAsync(api, user, userId, Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", Aliases(leadsEach)));
         }
 
         var rounds = await Task.WhenAll(Enumerable.Range(1, 8).Select(w => LeaseAsync(api.WorkerClient($"worker-{w}"), max: 10)));
