@@ -76,8 +76,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         var pacing = (await connection.QueryAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay)>(new CommandDefinition(LockPacingSql,
                 new { ids = campaignIds }, transaction, cancellationToken: ct)))
             .ToDictionary(p => p.CampaignId, p => new Pacing { Day = p.Day, LeasedOnDay = p.LeasedOnDay });
+        // Only the claim holding a campaign's pacing row takes its senders: two claims splitting the two would both lease nothing.
         var senders = (await connection.QueryAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>(
-                new CommandDefinition(LockSendersSql, new { ids = campaignIds, channel }, transaction, cancellationToken: ct)))
+                new CommandDefinition(LockSendersSql, new { ids = pacing.Keys.ToArray(), channel }, transaction, cancellationToken: ct)))
             .GroupBy(s => s.CampaignId)
             .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
                 s => new SenderPacing { SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads },

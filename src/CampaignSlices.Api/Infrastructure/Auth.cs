@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -129,17 +130,11 @@ public static class Auth
     public static Guid UserId(this ClaimsPrincipal user) => Guid.Parse(Subject(user)!);
 
     /// <summary>
-    /// Who the caller is, as a UUID, for what is kept per caller (idempotency keys): a user's own id, or
-    /// for a worker a UUID made from its name (name-based, so the same worker is the same caller on every replica).
+    /// The caller as a UUID, for what is kept per caller (idempotency keys): a user's id; for a channel worker,
+    /// whose sub is a name, a UUID made from that name.
     /// </summary>
-    public static Guid CallerId(this ClaimsPrincipal caller)
-    {
-        if (Guid.TryParse(Subject(caller), out var userId))
-            return userId;
-        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA256.HashSizeInBytes];
-        System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes("worker:" + Subject(caller)), hash);
-        return new Guid(hash[..16]);
-    }
+    public static Guid CallerId(this ClaimsPrincipal caller) =>
+        IsUser(caller) ? caller.UserId() : new Guid(SHA256.HashData(Encoding.UTF8.GetBytes($"worker:{Subject(caller)}")).AsSpan(0, 16));
 
     /// <summary>The worker a dispatch token names (its sub).</summary>
     public static string WorkerName(this ClaimsPrincipal worker) => Subject(worker)!;

@@ -9,7 +9,7 @@ namespace CampaignSlices.Api.Infrastructure;
 
 /// <summary>
 /// Idempotency-Key for every POST of a group that opts in (docs/api.md): the same key and body replay the
-/// first answer, another body is 422, a request still running is 409. Keys are per user, kept 24 h.
+/// first answer, another body is 422, a request still running is 409. Keys are per caller (user or channel worker), kept 24 h.
 /// </summary>
 public static class Idempotency
 {

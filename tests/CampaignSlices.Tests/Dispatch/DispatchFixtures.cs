@@ -41,10 +41,13 @@ public class DispatchFactory : ApiFactory
 /// <summary>Campaigns that run, and a worker's side of the dispatch API.</summary>
 public static class DispatchFixtures
 {
-    /// <summary>Every day, a window around the real time now (UTC): whatever the hour a test runs at, its leads are in the schedule.</summary>
-    public static JsonObject AlwaysOpen(this JsonObject campaign)
+    /// <summary>
+    /// Every day, a window around the time now (UTC) on <paramref name="clock"/> (the real clock when omitted): whatever the
+    /// hour a test runs at, its leads are in the schedule. The window opens at the minute two hours before.
+    /// </summary>
+    public static JsonObject AlwaysOpen(this JsonObject campaign, TimeProvider? clock = null)
     {
-        var now = DateTime.UtcNow;
+        var now = (clock ?? TimeProvider.System).GetUtcNow().UtcDateTime;
         return campaign
             .With("send_days", new JsonArray("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
             .With("sending_window_start", now.AddHours(-2).ToString("HH:mm"))
@@ -87,17 +90,6 @@ public static class DispatchFixtures
         return factory;
     }
 
-    /// <summary>Every day, a window around the service's time now (its clock may have been moved ahead of the real one).</summary>
-    public static JsonObject AlwaysOpen(this JsonObject campaign, TimeProvider clock)
-    {
-        var now = clock.GetUtcNow();
-        return campaign
-            .With("send_days", EveryDay())
-            .With("sending_window_start", now.AddHours(-2).ToString("HH:mm"))
-            .With("sending_window_end", now.AddHours(6).ToString("HH:mm"))
-            .With("min_interval_seconds", 60);
-    }
-
     public static string WireDay(DayOfWeek day) => day.ToString()[..3].ToLowerInvariant();
 
     public static JsonArray EveryDay() => DaysExcept();
@@ -108,10 +100,6 @@ public static class DispatchFixtures
 
     /// <summary>alias_ids a-1 .. a-<paramref name="count"/>.</summary>
     public static JsonArray Aliases(int count) => new(Enumerable.Range(1, count).Select(i => (JsonNode)$"a-{i}").ToArray());
-
-    public static Task<(int Status, JsonObject Body)> ReleaseAsync(HttpClient worker, JsonObject lease, int delaySeconds = 0) =>
-        SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/release",
-            new JsonObject { ["lease_token"] = (string)lease["lease_token"]!, ["delay_seconds"] = delaySeconds });
 
     public static async Task<JsonObject> PatchAsync(HttpClient user, Guid campaignId, JsonObject changes)
     {
@@ -150,4 +138,50 @@ public static class DispatchFixtures
     }
 
     public static List<string> ActionIds(IEnumerable<JsonObject> leases) => [.. leases.Select(lease => (string)lease["action_id"]!)];
+
+    public static Task<(int Status, JsonObject Body)> HeartbeatAsync(HttpClient worker, JsonObject lease, int? leaseSeconds = null) =>
+        SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/heartbeat",
+            new JsonObject { ["lease_token"] = (string)lease["lease_token"]!, ["lease_seconds"] = leaseSeconds });
+
+    public static Task<(int Status, JsonObject Body)> ReleaseAsync(HttpClient worker, JsonObject lease, int? delaySeconds = null) =>
+        SendAsync(worker, HttpMethod.Post, $"/api/v1/dispatch/actions/{lease["action_id"]}/release",
+            new JsonObject { ["lease_token"] = (string)lease["lease_token"]!, ["delay_seconds"] = delaySeconds });
+
+    /// <summary>
+    /// Every campaign still dispatching is cancelled behind the API's back, so that a test's leases see only the
+    /// campaigns it launches itself (a test class shares one database and one worker-facing queue).
+    /// </summary>
+    public static async Task RetireCampaignsAsync(ApiFactory api)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        await db.ExecuteAsync("update campaigns set status = 'cancelled' where status in ('active', 'draining')");
+    }
+
+    /// <summary>A lead's dispatch columns as stored.</summary>
+    public sealed record StoredLead(string Status, int CurrentStep, string Channel, int Attempt, Guid? OpenActionId, DateTimeOffset? EarliestAt,
+        DateTimeOffset? NextActionAt, string? LastOutcome);
+
+    public static async Task<StoredLead> LeadAsync(ApiFactory api, Guid campaignId, int row)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        return await db.QuerySingleAsync<StoredLead>("""
+            select status, current_step, channel, attempt, open_action_id, earliest_at, next_action_at, last_outcome
+            from leads where campaign_id = @campaignId and row_number = @row
+            """, new { campaignId, row });
+    }
+
+    /// <summary>An action's state, outcome and worker as stored.</summary>
+    public sealed record StoredAction(string State, string? Outcome, string? Worker, int TimesLeased);
+
+    public static async Task<StoredAction> ActionAsync(ApiFactory api, JsonObject lease)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        return await db.QuerySingleAsync<StoredAction>("select state, outcome, worker, times_leased from actions where action_id = @id",
+            new { id = Guid.Parse((string)lease["action_id"]!) });
+    }
+
+    /// <summary>Distinct alias ids alias-1..alias-<paramref name="count"/>: with min_interval_seconds 60, each alias leases once a minute.</summary>
+    public static JsonArray AliasIds(int count) => new([.. Enumerable.Range(1, count).Select(i => (JsonNode)JsonValue.Create($"alias-{i}"))]);
+
+    public static DateTimeOffset At(this JsonNode? timestamp) => DateTimeOffset.Parse((string)timestamp!, System.Globalization.CultureInfo.InvariantCulture);
 }
