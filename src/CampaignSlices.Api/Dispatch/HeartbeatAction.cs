@@ -71,11 +71,20 @@ public static class HeartbeatAction
         }
     }
 
-    // A token is good until its lease_expires_at; after that the action may already be another worker's.
+    // A token is good until its lease_expires_at; after that the action may already be another worker's. The lead's
+    // due time follows the lease, so a shortened lease is offered again at its new end.
     private const string ExtendSql = """
-        update actions set lease_expires_at = @expires
-        where action_id = @id and state = 'leased' and lease_token = @token and lease_expires_at > @now
-        returning lease_expires_at
+        with extended as (
+            update actions set lease_expires_at = @expires
+            where action_id = @id and state = 'leased' and lease_token = @token and lease_expires_at > @now
+            returning campaign_id, row_number, lease_expires_at
+        ),
+        followed as (
+            update leads l set next_action_at = e.lease_expires_at
+            from extended e
+            where l.campaign_id = e.campaign_id and l.row_number = e.row_number and l.open_action_id = @id
+        )
+        select lease_expires_at from extended
         """;
 
     private const string StateSql = "select state from actions where action_id = @id";
