@@ -91,9 +91,9 @@ public static class CampaignApiBenchmark
         Console.WriteLine($"load: {load.Description}, {options.Connections} connections, {options.Rounds} rounds of {options.Duration.TotalSeconds:F0} s each side, " +
                           $"after {options.WarmUp.TotalSeconds:F0} s warm-up each; {Environment.ProcessorCount} cores");
 
-        var idle = MachineTicks();
+        var idle = Cpu.MachineTicks();
         await Task.Delay(TimeSpan.FromSeconds(3));
-        var idleAfter = MachineTicks();
+        var idleAfter = Cpu.MachineTicks();
         Console.WriteLine($"machine before the load: {(double)(idleAfter.Busy - idle.Busy) / (idleAfter.Total - idle.Total):P0} busy over 3 s " +
                           "(other work on the machine takes cores from both sides)");
 
@@ -130,9 +130,9 @@ public static class CampaignApiBenchmark
             var server = side.Server.CpuSeconds();
             var postgres = environment.PostgresCpuSeconds();
             var client = Cpu.SelfAndReapedChildrenSeconds();
-            var machine = MachineTicks();
+            var machine = Cpu.MachineTicks();
             var result = await load.RunAsync(side.Server.Address, side.Request, options.Connections, duration);
-            var machineAfter = MachineTicks();
+            var machineAfter = Cpu.MachineTicks();
             side.Server.ThrowIfExited();
             return new Round(result, side.Server.CpuSeconds() - server, environment.PostgresCpuSeconds() - postgres,
                 Cpu.SelfAndReapedChildrenSeconds() - client,
@@ -191,15 +191,6 @@ public static class CampaignApiBenchmark
 
     private static Measure.LoadResult Median(List<Round> rounds) =>
         rounds.Select(r => r.Load).OrderBy(result => result.RequestsPerSecond).ElementAt(rounds.Count / 2);
-
-    /// <summary>All cores' busy and total time from /proc/stat, to tell a quiet machine from a loaded one.</summary>
-    private static (long Busy, long Total) MachineTicks()
-    {
-        var values = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
-        // user nice system idle iowait irq softirq steal (guest times are already inside user and nice)
-        var total = values.Take(8).Sum();
-        return (total - values[3] - values[4], total);
-    }
 
     private static string ThreadsOf(ServiceUnderTest process) =>
         $"{process.ThreadsNamed(".NET Server GC")} server GC threads, {process.ThreadsNamed(".NET BGC")} background GC threads";

@@ -43,6 +43,15 @@ public static class Cpu
         return total;
     }
 
+    /// <summary>All cores' busy and total time from /proc/stat, in ticks, to tell a quiet machine from a loaded one.</summary>
+    public static (long Busy, long Total) MachineTicks()
+    {
+        var values = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+        // user nice system idle iowait irq softirq steal (guest times are already inside user and nice)
+        var total = values.Take(8).Sum();
+        return (total - values[3] - values[4], total);
+    }
+
     private static string[]? Fields(int pid)
     {
         try

@@ -11,6 +11,7 @@ var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordi
     ["preflight-launch"] = PreflightLaunchBenchmark.RunAsync,
     ["schedule-lag"] = ScheduleLagBenchmark.RunAsync,
     ["dataset-import"] = DatasetImportBenchmark.RunAsync,
+    ["dispatch-throughput"] = DispatchThroughputBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))

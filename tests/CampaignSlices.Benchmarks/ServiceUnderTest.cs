@@ -104,6 +104,9 @@ public sealed class ServiceUnderTest : IAsyncDisposable
     /// <summary>A bearer token for <paramref name="userId"/> that the service accepts (valid for two hours).</summary>
     public static string TokenFor(Guid userId) => Auth.IssueToken(TokenSettings, userId, TimeSpan.FromHours(2));
 
+    /// <summary>A channel worker's bearer token (the dispatch scope) naming <paramref name="worker"/>, valid for two hours.</summary>
+    public static string WorkerTokenFor(string worker) => Auth.IssueWorkerToken(TokenSettings, worker, TimeSpan.FromHours(2));
+
     /// <summary>Peak resident set size of the service process so far (VmHWM), in MiB.</summary>
     public double PeakRssMegabytes() => ReadStatusKilobytes("VmHWM") / 1024.0;
 

@@ -73,21 +73,25 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         var campaignIds = candidates.Select(c => c.CampaignId).Distinct().ToArray();
         var campaignPlans = await plans.GetAsync(connection, transaction,
             candidates.GroupBy(c => c.CampaignId).ToDictionary(g => g.Key, g => g.First().UpdatedAt), ct);
-        var pacing = (await connection.QueryAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay)>(new CommandDefinition(LockPacingSql,
-                new { ids = campaignIds }, transaction, cancellationToken: ct)))
-            .ToDictionary(p => p.CampaignId, p => new Pacing { Day = p.Day, LeasedOnDay = p.LeasedOnDay });
-        // Only the claim holding a campaign's pacing row takes its senders: two claims splitting the two would both lease nothing.
-        var senders = (await connection.QueryAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>(
-                new CommandDefinition(LockSendersSql, new { ids = pacing.Keys.ToArray(), channel }, transaction, cancellationToken: ct)))
-            .GroupBy(s => s.CampaignId)
-            .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
-                s => new SenderPacing { SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads },
-                StringComparer.Ordinal));
+        // The counters, the senders of the campaigns whose counter this claim holds, and any action offered again, locked in one round trip.
         var openIds = candidates.Where(c => c.OpenActionId is not null).Select(c => c.OpenActionId!.Value).ToArray();
-        var openActions = openIds.Length == 0
-            ? new Dictionary<Guid, OpenAction>()
-            : (await connection.QueryAsync<OpenAction>(new CommandDefinition(LockOpenActionsSql, new { ids = openIds }, transaction, cancellationToken: ct)))
-                .ToDictionary(a => a.ActionId);
+        Dictionary<Guid, Pacing> pacing;
+        Dictionary<Guid, Dictionary<string, SenderPacing>> senders;
+        var openActions = new Dictionary<Guid, OpenAction>();
+        await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(
+            openIds.Length == 0 ? LockPacingSql + LockSendersSql : LockPacingSql + LockSendersSql + LockOpenActionsSql,
+            new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
+        {
+            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay)>())
+                .ToDictionary(p => p.CampaignId, p => new Pacing { Day = p.Day, LeasedOnDay = p.LeasedOnDay });
+            senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
+                .GroupBy(s => s.CampaignId)
+                .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
+                    s => new SenderPacing { SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads },
+                    StringComparer.Ordinal));
+            if (openIds.Length > 0)
+                openActions = (await locked.ReadAsync<OpenAction>()).ToDictionary(a => a.ActionId);
+        }
 
         var expires = now + request.LeaseFor;
         var created = new List<NewAction>();
@@ -231,14 +235,18 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 campaign.SystemPrompt, voice?.AppId, voice?.AppVersion, voice?.AppType.ToWire(), campaign.WebhookConfig));
     }
 
+    /// <summary>Every write of the claim as one batch of statements: one round trip, whichever of them it needs.</summary>
     private static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Request request, DateTimeOffset now,
         DateTimeOffset expires, List<NewAction> created, List<(OpenAction Action, Candidate Lead, Guid Token)> offeredAgain,
         List<(Candidate Lead, DateTimeOffset? Until)> deferred, Dictionary<Guid, Pacing> pacing,
         Dictionary<Guid, Dictionary<string, SenderPacing>> senders, CancellationToken ct)
     {
-        var channel = request.Channel.ToWire();
+        var statements = new List<string>();
+        var parameters = new DynamicParameters(new { channel = request.Channel.ToWire(), expires, worker = request.Worker, now, active = LeadStatus.Active.ToWire() });
         if (created.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(InsertActionsSql, new
+        {
+            statements.Add(InsertActionsSql);
+            parameters.AddDynamicParams(new
             {
                 ids = created.Select(a => a.ActionId).ToArray(),
                 campaigns = created.Select(a => a.Lead.CampaignId).ToArray(),
@@ -248,52 +256,67 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 variants = created.Select(a => a.Variant).ToArray(),
                 senders = created.Select(a => a.SenderId).ToArray(),
                 tokens = created.Select(a => a.Token).ToArray(),
-                channel, expires, worker = request.Worker, now,
-            }, transaction, cancellationToken: ct));
+            });
+        }
         if (offeredAgain.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(OfferAgainSql, new
+        {
+            statements.Add(OfferAgainSql);
+            parameters.AddDynamicParams(new
             {
-                ids = offeredAgain.Select(o => o.Action.ActionId).ToArray(),
-                tokens = offeredAgain.Select(o => o.Token).ToArray(),
-                expires, worker = request.Worker,
-            }, transaction, cancellationToken: ct));
+                again_ids = offeredAgain.Select(o => o.Action.ActionId).ToArray(),
+                again_tokens = offeredAgain.Select(o => o.Token).ToArray(),
+            });
+        }
         var leased = created.Select(a => (a.Lead, a.ActionId, Sender: a.NewSender ? a.SenderId : null))
             .Concat(offeredAgain.Select(o => (o.Lead, o.Action.ActionId, Sender: (string?)null))).ToList();
         if (leased.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(LeasedLeadsSql, new
+        {
+            statements.Add(LeasedLeadsSql);
+            parameters.AddDynamicParams(new
             {
-                campaigns = leased.Select(l => l.Lead.CampaignId).ToArray(),
-                rows = leased.Select(l => l.Lead.RowNumber).ToArray(),
-                actions = leased.Select(l => l.ActionId).ToArray(),
-                senders = leased.Select(l => l.Sender).ToArray(),
-                active = LeadStatus.Active.ToWire(), expires, now,
-            }, transaction, cancellationToken: ct));
+                leased_campaigns = leased.Select(l => l.Lead.CampaignId).ToArray(),
+                leased_rows = leased.Select(l => l.Lead.RowNumber).ToArray(),
+                leased_actions = leased.Select(l => l.ActionId).ToArray(),
+                leased_senders = leased.Select(l => l.Sender).ToArray(),
+            });
+        }
         if (deferred.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(DeferSql, new
+        {
+            statements.Add(DeferSql);
+            parameters.AddDynamicParams(new
             {
-                campaigns = deferred.Select(d => d.Lead.CampaignId).ToArray(),
-                rows = deferred.Select(d => d.Lead.RowNumber).ToArray(),
-                dues = deferred.Select(d => d.Until).ToArray(),
-            }, transaction, cancellationToken: ct));
+                deferred_campaigns = deferred.Select(d => d.Lead.CampaignId).ToArray(),
+                deferred_rows = deferred.Select(d => d.Lead.RowNumber).ToArray(),
+                deferred_dues = deferred.Select(d => d.Until).ToArray(),
+            });
+        }
         var touchedSenders = senders.SelectMany(c => c.Value.Values.Where(s => s.Touched).Select(s => (CampaignId: c.Key, Sender: s))).ToList();
         if (touchedSenders.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(SendersSql, new
+        {
+            statements.Add(SendersSql);
+            parameters.AddDynamicParams(new
             {
-                campaigns = touchedSenders.Select(s => s.CampaignId).ToArray(),
-                senders = touchedSenders.Select(s => s.Sender.SenderId).ToArray(),
-                days = touchedSenders.Select(s => s.Sender.Day).ToArray(),
-                counts = touchedSenders.Select(s => s.Sender.LeasedOnDay).ToArray(),
-                lasts = touchedSenders.Select(s => s.Sender.LastLeasedAt).ToArray(),
-                leads = touchedSenders.Select(s => s.Sender.Leads).ToArray(),
-            }, transaction, cancellationToken: ct));
+                sender_campaigns = touchedSenders.Select(s => s.CampaignId).ToArray(),
+                sender_ids = touchedSenders.Select(s => s.Sender.SenderId).ToArray(),
+                sender_days = touchedSenders.Select(s => s.Sender.Day).ToArray(),
+                sender_counts = touchedSenders.Select(s => s.Sender.LeasedOnDay).ToArray(),
+                sender_lasts = touchedSenders.Select(s => s.Sender.LastLeasedAt).ToArray(),
+                sender_leads = touchedSenders.Select(s => s.Sender.Leads).ToArray(),
+            });
+        }
         var touchedPacing = pacing.Where(p => p.Value.Touched).ToList();
         if (touchedPacing.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(PacingSql, new
+        {
+            statements.Add(PacingSql);
+            parameters.AddDynamicParams(new
             {
-                campaigns = touchedPacing.Select(p => p.Key).ToArray(),
-                days = touchedPacing.Select(p => p.Value.Day).ToArray(),
-                counts = touchedPacing.Select(p => p.Value.LeasedOnDay).ToArray(),
-            }, transaction, cancellationToken: ct));
+                pacing_campaigns = touchedPacing.Select(p => p.Key).ToArray(),
+                pacing_days = touchedPacing.Select(p => p.Value.Day).ToArray(),
+                pacing_counts = touchedPacing.Select(p => p.Value.LeasedOnDay).ToArray(),
+            });
+        }
+        if (statements.Count > 0)
+            await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction, cancellationToken: ct));
     }
 
     private async Task<DateTimeOffset?> NextDueAsync(NpgsqlConnection connection, string channel, CancellationToken ct) =>
@@ -318,19 +341,23 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         """;
 
     private const string LockPacingSql = """
-        select campaign_id, day, leased_on_day from campaign_pacing where campaign_id = any(@ids) for update skip locked
+        select campaign_id, day, leased_on_day from campaign_pacing where campaign_id = any(@ids) for update skip locked;
         """;
 
+    // Only the senders of campaigns whose pacing row this claim holds (the statement before locked them; locking them
+    // again here finds the same rows): two claims splitting a campaign's counter and its senders would both lease nothing.
     private const string LockSendersSql = """
         select campaign_id, sender_id, day, leased_on_day, last_leased_at, leads
-        from campaign_senders where campaign_id = any(@ids) and channel = @channel
-        for update skip locked
+        from campaign_senders
+        where channel = @channel
+          and campaign_id in (select campaign_id from campaign_pacing where campaign_id = any(@ids) for update skip locked)
+        for update skip locked;
         """;
 
     private const string LockOpenActionsSql = """
         select action_id, state, lease_expires_at, step, attempt, variant, sender_id
-        from actions where action_id = any(@ids)
-        for update skip locked
+        from actions where action_id = any(@openIds)
+        for update skip locked;
         """;
 
     private const string InsertActionsSql = """
@@ -344,7 +371,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     private const string OfferAgainSql = """
         update actions a
         set state = 'leased', lease_token = o.token, lease_expires_at = @expires, worker = @worker, times_leased = a.times_leased + 1
-        from unnest(@ids::uuid[], @tokens::uuid[]) as o (id, token)
+        from unnest(@again_ids::uuid[], @again_tokens::uuid[]) as o (id, token)
         where a.action_id = o.id
         """;
 
@@ -352,21 +379,23 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     private const string LeasedLeadsSql = """
         update leads l
         set status = @active, next_action_at = @expires, open_action_id = x.action_id, sender_id = coalesce(x.sender_id, l.sender_id), updated_at = @now
-        from unnest(@campaigns::uuid[], @rows::int[], @actions::uuid[], @senders::text[]) as x (campaign_id, row_number, action_id, sender_id)
+        from unnest(@leased_campaigns::uuid[], @leased_rows::int[], @leased_actions::uuid[], @leased_senders::text[])
+             as x (campaign_id, row_number, action_id, sender_id)
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
     private const string DeferSql = """
         update leads l
         set next_action_at = x.due
-        from unnest(@campaigns::uuid[], @rows::int[], @dues::timestamptz[]) as x (campaign_id, row_number, due)
+        from unnest(@deferred_campaigns::uuid[], @deferred_rows::int[], @deferred_dues::timestamptz[]) as x (campaign_id, row_number, due)
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
     private const string SendersSql = """
         update campaign_senders s
         set day = x.day, leased_on_day = x.count, last_leased_at = x.last, leads = x.leads
-        from unnest(@campaigns::uuid[], @senders::text[], @days::date[], @counts::int[], @lasts::timestamptz[], @leads::int[])
+        from unnest(@sender_campaigns::uuid[], @sender_ids::text[], @sender_days::date[], @sender_counts::int[], @sender_lasts::timestamptz[],
+                    @sender_leads::int[])
              as x (campaign_id, sender_id, day, count, last, leads)
         where s.campaign_id = x.campaign_id and s.sender_id = x.sender_id
         """;
@@ -374,7 +403,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     private const string PacingSql = """
         update campaign_pacing p
         set day = x.day, leased_on_day = x.count
-        from unnest(@campaigns::uuid[], @days::date[], @counts::int[]) as x (campaign_id, day, count)
+        from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[]) as x (campaign_id, day, count)
         where p.campaign_id = x.campaign_id
         """;
 

@@ -18,12 +18,18 @@ public static class CampaignProgress
         var moved = processed.Where(p => p.Value > 0).OrderBy(p => p.Key).ToList();
         if (moved.Count == 0)
             return;
-        await connection.ExecuteAsync(new CommandDefinition(AddProcessedSql, new
+        // The counters moved and the finished completed in one round trip: the second statement sees the first's counts.
+        var campaigns = moved.Select(p => p.Key).ToArray();
+        var finished = await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(AddProcessedSql + CompleteSql, new
         {
-            campaigns = moved.Select(p => p.Key).ToArray(),
+            campaigns,
             counts = moved.Select(p => p.Value).ToArray(),
+            ids = campaigns,
+            running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
+            completed = CampaignStatus.Completed.ToWire(),
+            now,
         }, transaction, cancellationToken: ct));
-        await CompleteFinishedAsync(connection, transaction, [.. moved.Select(p => p.Key)], now, ct);
+        await RecordCompletedAsync(connection, transaction, [.. finished], now, ct);
     }
 
     /// <summary>Every running campaign among <paramref name="campaignIds"/> (all when null) whose leads are all done becomes completed.</summary>
@@ -37,13 +43,19 @@ public static class CampaignProgress
             completed = CampaignStatus.Completed.ToWire(),
             now,
         }, transaction, cancellationToken: ct))).ToList();
+        await RecordCompletedAsync(connection, transaction, finished, now, ct);
+        return finished.Count;
+    }
+
+    private static async Task RecordCompletedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(Guid CampaignId, string Status)> finished,
+        DateTimeOffset now, CancellationToken ct)
+    {
         foreach (var (campaignId, status) in finished)
         {
             var change = CampaignStatusRules.Change((CampaignStatus)Json.FromWire(typeof(CampaignStatus), status), CampaignStatus.Completed,
                 CampaignEventType.Completed);
             await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct);
         }
-        return finished.Count;
     }
 
     // processed_leads is a counter of the dispatcher's: it leaves updated_at (what a client's change moves) alone.
@@ -51,7 +63,7 @@ public static class CampaignProgress
         update campaigns c
         set processed_leads = c.processed_leads + x.count
         from unnest(@campaigns::uuid[], @counts::int[]) as x (campaign_id, count)
-        where c.campaign_id = x.campaign_id
+        where c.campaign_id = x.campaign_id;
         """;
 
     private const string CompleteSql = """

@@ -78,17 +78,17 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         var ids = reports.Select(r => r.ActionId).Distinct().ToArray();
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var campaignIds = (await connection.QueryAsync<Guid>(new CommandDefinition(CampaignsOfSql, new { ids }, transaction, cancellationToken: ct))).ToArray();
-        var versions = (await connection.QueryAsync<(Guid CampaignId, DateTimeOffset UpdatedAt)>(new CommandDefinition(LockCampaignsSql,
-            new { ids = campaignIds }, transaction, cancellationToken: ct))).ToDictionary(v => v.CampaignId, v => v.UpdatedAt);
-        var actions = (await connection.QueryAsync<ActionRow>(new CommandDefinition(LockActionsSql, new { ids }, transaction, cancellationToken: ct)))
-            .ToDictionary(a => a.ActionId);
-        var leads = (await connection.QueryAsync<LeadRow>(new CommandDefinition(LockLeadsSql, new
-            {
-                campaigns = actions.Values.Select(a => a.CampaignId).ToArray(),
-                rows = actions.Values.Select(a => a.RowNumber).ToArray(),
-            }, transaction, cancellationToken: ct)))
-            .ToDictionary(l => (l.CampaignId, l.RowNumber));
+        // The campaigns, the actions and their leads, locked in that order in one round trip.
+        Dictionary<Guid, DateTimeOffset> versions;
+        Dictionary<Guid, ActionRow> actions;
+        Dictionary<(Guid, int), LeadRow> leads;
+        await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(LockCampaignsSql + LockActionsSql + LockLeadsSql,
+            new { ids }, transaction, cancellationToken: ct)))
+        {
+            versions = (await locked.ReadAsync<(Guid CampaignId, DateTimeOffset UpdatedAt)>()).ToDictionary(v => v.CampaignId, v => v.UpdatedAt);
+            actions = (await locked.ReadAsync<ActionRow>()).ToDictionary(a => a.ActionId);
+            leads = (await locked.ReadAsync<LeadRow>()).ToDictionary(l => (l.CampaignId, l.RowNumber));
+        }
         var campaignPlans = await plans.GetAsync(connection, transaction, versions, ct);
 
         var results = new List<OneOf<Recorded, Missing, LeaseLost, Invalid>>(reports.Count);
@@ -96,9 +96,15 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         foreach (var report in reports)
             results.Add(Apply(report, actions, leads, campaignPlans, processed, now));
 
+        // The actions closed and their leads moved, in one round trip.
         var closed = actions.Values.Where(a => a.Closing is not null).ToList();
+        var changed = leads.Values.Where(l => l.Changed).ToList();
+        var writes = new List<string>();
+        var parameters = new DynamicParameters(new { now });
         if (closed.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(CloseActionsSql, new
+        {
+            writes.Add(CloseActionsSql);
+            parameters.AddDynamicParams(new
             {
                 ids = closed.Select(a => a.ActionId).ToArray(),
                 outcomes = closed.Select(a => a.Outcome).ToArray(),
@@ -109,22 +115,25 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
                 tokens = closed.Select(a => a.ClosingToken).ToArray(),
                 statuses = closed.Select(a => a.AnsweredLeadStatus).ToArray(),
                 nexts = closed.Select(a => a.AnsweredNextActionAt).ToArray(),
-                now,
-            }, transaction, cancellationToken: ct));
-        var changed = leads.Values.Where(l => l.Changed).ToList();
+            });
+        }
         if (changed.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(UpdateLeadsSql, new
+        {
+            writes.Add(UpdateLeadsSql);
+            parameters.AddDynamicParams(new
             {
-                campaigns = changed.Select(l => l.CampaignId).ToArray(),
-                rows = changed.Select(l => l.RowNumber).ToArray(),
-                statuses = changed.Select(l => l.Status).ToArray(),
-                steps = changed.Select(l => l.CurrentStep).ToArray(),
-                channels = changed.Select(l => l.Channel).ToArray(),
-                earliests = changed.Select(l => l.EarliestAt).ToArray(),
-                nexts = changed.Select(l => l.NextActionAt).ToArray(),
-                outcomes = changed.Select(l => l.LastOutcome).ToArray(),
-                now,
-            }, transaction, cancellationToken: ct));
+                lead_campaigns = changed.Select(l => l.CampaignId).ToArray(),
+                lead_rows = changed.Select(l => l.RowNumber).ToArray(),
+                lead_statuses = changed.Select(l => l.Status).ToArray(),
+                lead_steps = changed.Select(l => l.CurrentStep).ToArray(),
+                lead_channels = changed.Select(l => l.Channel).ToArray(),
+                lead_earliests = changed.Select(l => l.EarliestAt).ToArray(),
+                lead_nexts = changed.Select(l => l.NextActionAt).ToArray(),
+                lead_outcomes = changed.Select(l => l.LastOutcome).ToArray(),
+            });
+        }
+        if (writes.Count > 0)
+            await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", writes), parameters, transaction, cancellationToken: ct));
         await CampaignProgress.AddProcessedAsync(connection, transaction, processed, now, ct);
         await transaction.CommitAsync(ct);
         return results;
@@ -183,23 +192,24 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         return new Recorded(action.ActionId, report.Outcome, (LeadStatus)Json.FromWire(typeof(LeadStatus), lead.Status), lead.NextActionAt);
     }
 
-    private const string CampaignsOfSql = "select distinct campaign_id from actions where action_id = any(@ids)";
-
     private const string LockCampaignsSql = """
-        select campaign_id, updated_at from campaigns where campaign_id = any(@ids) order by campaign_id for no key update
+        select campaign_id, updated_at from campaigns
+        where campaign_id in (select campaign_id from actions where action_id = any(@ids))
+        order by campaign_id
+        for no key update;
         """;
 
     private const string LockActionsSql = """
         select action_id, campaign_id, row_number, step, channel, state, lease_token, closing_token, outcome, answered_lead_status, answered_next_action_at
         from actions where action_id = any(@ids)
         order by action_id
-        for update
+        for update;
         """;
 
     private const string LockLeadsSql = """
         select l.campaign_id, l.row_number, l.status, l.current_step, l.channel, l.timezone, l.open_action_id, l.earliest_at, l.next_action_at, l.last_outcome
         from leads l
-        join unnest(@campaigns::uuid[], @rows::int[]) as x (campaign_id, row_number) on l.campaign_id = x.campaign_id and l.row_number = x.row_number
+        where (l.campaign_id, l.row_number) in (select campaign_id, row_number from actions where action_id = any(@ids))
         order by l.campaign_id, l.row_number
         for update of l
         """;
@@ -219,8 +229,8 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         update leads l
         set status = x.status, current_step = x.step, channel = x.channel, earliest_at = x.earliest, next_action_at = x.next,
             open_action_id = null, attempt = 1, last_outcome = x.outcome, updated_at = @now
-        from unnest(@campaigns::uuid[], @rows::int[], @statuses::text[], @steps::int[], @channels::text[], @earliests::timestamptz[],
-                    @nexts::timestamptz[], @outcomes::text[])
+        from unnest(@lead_campaigns::uuid[], @lead_rows::int[], @lead_statuses::text[], @lead_steps::int[], @lead_channels::text[],
+                    @lead_earliests::timestamptz[], @lead_nexts::timestamptz[], @lead_outcomes::text[])
              as x (campaign_id, row_number, status, step, channel, earliest, next, outcome)
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;

@@ -1,0 +1,338 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Npgsql;
+
+namespace CampaignSlices.Benchmarks;
+
+/// <summary>
+/// Email actions through the dispatcher: worker loops that lease 100 due actions and report 100 `sent`
+/// outcomes, until every lead of the launched campaigns is completed; beside them, on the same server,
+/// bare SQL loops doing the same claim (SKIP LOCKED in a materialized CTE, UPDATE … FROM) and the same
+/// completion over a copy of the same leads. One service replica with one loop against one bare loop,
+/// then two replicas with a loop each against two bare loops.
+/// </summary>
+public static class DispatchThroughputBenchmark
+{
+    private const int Batch = 100;
+    private const int Aliases = 50;
+
+    // The bare queue: the service's own leads, copied into a table of the same shape (its indexes too).
+    private const string BareTable = """
+        create table bare_leads (like leads including all);
+        insert into bare_leads select * from leads;
+        """;
+
+    private const string BareClaimSql = """
+        with picked as materialized (
+            select campaign_id, row_number
+            from bare_leads
+            where channel = 'email' and status in ('pending', 'active') and next_action_at <= now()
+            order by next_action_at
+            limit @batch
+            for update skip locked
+        )
+        update bare_leads l
+        set status = 'active', next_action_at = now() + interval '300 seconds', updated_at = now()
+        from picked p
+        where l.campaign_id = p.campaign_id and l.row_number = p.row_number
+        returning l.campaign_id, l.row_number
+        """;
+
+    private const string BareCompleteSql = """
+        update bare_leads l
+        set status = 'completed', next_action_at = null, last_outcome = 'sent', updated_at = now()
+        from unnest(@campaigns::uuid[], @rows::int[]) as x (campaign_id, row_number)
+        where l.campaign_id = x.campaign_id and l.row_number = x.row_number
+        """;
+
+    public static async Task RunAsync(string[] args)
+    {
+        var campaigns = Option(args, "--campaigns", 2000);
+        var leadsPerCampaign = Option(args, "--leads", 50);
+        var replicaCounts = OptionText(args, "--replicas", "1,2").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
+        var total = campaigns * leadsPerCampaign;
+        var lines = new List<string>();
+        foreach (var replicas in replicaCounts)
+        {
+            await using var environment = await BenchEnvironment.StartAsync();
+            var services = new List<ServiceUnderTest>();
+            try
+            {
+                for (var i = 0; i < replicas; i++)
+                    services.Add(await ServiceUnderTest.StartAsync(environment.ConnectionString));
+                var setUp = await Measure.TimeAsync(() => SetUpAsync(environment, services, campaigns, leadsPerCampaign));
+                Console.WriteLine($"{replicas} replica(s): {campaigns:N0} campaigns x {leadsPerCampaign} leads active, {total:N0} due ({setUp.TotalSeconds:F0} s to set up)");
+
+                await using var db = await environment.OpenAsync();
+                await db.ExecuteAsync(BareTable, commandTimeout: 0);
+                await db.ExecuteAsync("vacuum analyze leads, bare_leads, actions, campaign_senders, campaign_pacing, campaigns, dataset_rows;", commandTimeout: 0);
+                await db.ExecuteAsync("checkpoint;", commandTimeout: 0);
+
+                var bare = await RunLoopsAsync(environment, services, false, replicas, total, loop => BareLoopAsync(environment.ConnectionString, loop));
+                await db.ExecuteAsync("checkpoint;", commandTimeout: 0);
+                var service = await RunLoopsAsync(environment, services, true, replicas, total, loop => WorkerLoopAsync(services[loop], loop));
+
+                var bareCompleted = await db.ExecuteScalarAsync<long>("select count(*) from bare_leads where status = 'completed'");
+                var leadsCompleted = await db.ExecuteScalarAsync<long>("select count(*) from leads where status = 'completed'");
+                var campaignsCompleted = await db.ExecuteScalarAsync<long>("select count(*) from campaigns where status = 'completed'");
+                if (bareCompleted != total || leadsCompleted != total)
+                    throw new InvalidOperationException($"completed: bare {bareCompleted:N0}, service {leadsCompleted:N0}, of {total:N0}");
+
+                lines.Add($"dispatch-throughput: {total:N0} actions ({campaigns:N0} campaigns x {leadsPerCampaign} leads, {Aliases} aliases each), batches of {Batch}, " +
+                          $"{replicas} replica(s) / {replicas} loop(s) a side");
+                lines.Add($"  bare SQL  {bare}");
+                lines.Add($"  service   {service}");
+                lines.Add($"  ratio service / bare: {service.ActionsPerSecond / bare.ActionsPerSecond:F2} by actions/s, " +
+                          $"{bare.CpuMicrosecondsPerAction / service.CpuMicrosecondsPerAction:F2} by CPU per action (bare / service)");
+                lines.Add($"  campaigns completed {campaignsCompleted:N0} of {campaigns:N0}; service peak RSS {string.Join(" / ", services.Select(s => $"{s.PeakRssMegabytes():F0} MiB"))}");
+                foreach (var line in lines[^5..])
+                    Console.WriteLine(line);
+            }
+            finally
+            {
+                foreach (var service in services)
+                    await service.DisposeAsync();
+            }
+        }
+        Console.WriteLine();
+        foreach (var line in lines)
+            Console.WriteLine(line);
+    }
+
+    /// <summary>
+    /// Datasets and their rows straight into the tables (they are the dataset import's, measured apart); every campaign
+    /// created and launched through the API, spread over the replicas; then waits until all are active with every lead due.
+    /// </summary>
+    private static async Task SetUpAsync(BenchEnvironment environment, List<ServiceUnderTest> services, int campaigns, int leads)
+    {
+        var user = Guid.NewGuid();
+        var datasets = Enumerable.Range(0, campaigns).Select(_ => Guid.NewGuid()).ToArray();
+        await using var db = await environment.OpenAsync();
+        await db.ExecuteAsync("""
+            insert into datasets (dataset_id, user_id, name, row_count, columns)
+            select d, @user, 'leads ' || i, @leads, '{email,first_name,last_name,company,linkedin_url,phone}'
+            from unnest(@datasets::uuid[]) with ordinality as x (d, i);
+            insert into dataset_rows (dataset_id, row_number, email, first_name, last_name, company)
+            select d, n, 'lead' || i || '-' || n || '@example.com', 'First' || n, 'Last' || n, 'Company ' || i
+            from unnest(@datasets::uuid[]) with ordinality as x (d, i), generate_series(1, @leads) n;
+            """, new { user, datasets, leads }, commandTimeout: 0);
+
+        var clients = services.Select(s => s.ClientFor(user)).ToList();
+        // A window around the time now, every day: the whole run is inside the schedule.
+        var now = DateTime.UtcNow;
+        var aliases = new JsonArray(Enumerable.Range(1, Aliases).Select(a => (JsonNode)JsonValue.Create($"alias-{a}")).ToArray());
+        var ids = new Guid[campaigns];
+        await Parallel.ForEachAsync(Enumerable.Range(0, campaigns), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            var client = clients[i % clients.Count];
+            var body = new JsonObject
+            {
+                ["dataset_id"] = datasets[i],
+                ["name"] = $"Dispatch {i}",
+                ["type"] = "email",
+                ["alias_ids"] = aliases.DeepClone(),
+                ["daily_limit"] = 10000,
+                ["min_interval_seconds"] = 60,
+                ["timezone"] = "UTC",
+                ["send_days"] = new JsonArray("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+                ["sending_window_start"] = now.AddHours(-2).ToString("HH:mm", CultureInfo.InvariantCulture),
+                ["sending_window_end"] = now.AddHours(6).ToString("HH:mm", CultureInfo.InvariantCulture),
+                ["steps_config"] = new JsonArray(new JsonObject { ["channel"] = "email", ["message_template"] = "Hi {{first_name}}" }),
+            };
+            using var created = await client.PostAsJsonAsync("/api/v1/campaigns", body, ct);
+            if (!created.IsSuccessStatusCode)
+                throw new InvalidOperationException($"create answered {(int)created.StatusCode}: {await created.Content.ReadAsStringAsync(ct)}");
+            var id = ids[i] = Guid.Parse((string)(await created.Content.ReadFromJsonAsync<JsonObject>(ct))!["campaign_id"]!);
+            using var launched = await client.PostAsync($"/api/v1/campaigns/{id}/launch", null, ct);
+            if (!launched.IsSuccessStatusCode)
+                throw new InvalidOperationException($"launch answered {(int)launched.StatusCode}: {await launched.Content.ReadAsStringAsync(ct)}");
+        });
+        foreach (var client in clients)
+            client.Dispose();
+
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var (active, due) = await db.QuerySingleAsync<(long, long)>("""
+                select (select count(*) from campaigns where status = 'active'),
+                       (select count(*) from leads where channel = 'email' and status = 'pending' and next_action_at <= now())
+                """);
+            if (active == campaigns && due == (long)campaigns * leads)
+                return;
+            if (await db.ExecuteScalarAsync<long>("select count(*) from campaigns where status = 'failed'") > 0 || deadline.Elapsed > TimeSpan.FromMinutes(20))
+                throw new InvalidOperationException($"{active} of {campaigns} campaigns active, {due} leads due");
+            await Task.Delay(500);
+        }
+    }
+
+    private sealed class Progress(int total)
+    {
+        private int _done;
+
+        public int Total { get; } = total;
+
+        public bool Finished => Volatile.Read(ref _done) >= Total;
+
+        public void Add(int actions) => Interlocked.Add(ref _done, actions);
+
+        public int Done => Volatile.Read(ref _done);
+    }
+
+    /// <summary>One loop's record: the time of each of its claims and of each of its completions, and the claims that came back short.</summary>
+    private sealed class LoopTimes
+    {
+        public List<double> Claims { get; } = [];
+        public List<double> Completions { get; } = [];
+        public int ShortClaims { get; set; }
+    }
+
+    /// <summary>
+    /// A side's figures. CPU per action counts the processes doing that side's work: PostgreSQL and the harness (the
+    /// bare loops, or the HTTP workers) and, for the service side, the service processes; while the bare loops run the
+    /// idle service processes' time is shown apart.
+    /// </summary>
+    public sealed record Result(double ActionsPerSecond, TimeSpan Elapsed, int Actions, double ClaimP50, double ClaimP99, double CompleteP50,
+        double CompleteP99, int ShortClaims, double? ServiceCpuMicroseconds, double PostgresCpuMicroseconds, double HarnessCpuMicroseconds,
+        double ServiceIdleCpuMicroseconds, double OtherShare)
+    {
+        public double CpuMicrosecondsPerAction => (ServiceCpuMicroseconds ?? 0) + PostgresCpuMicroseconds + HarnessCpuMicroseconds;
+
+        public override string ToString() =>
+            $"{ActionsPerSecond,7:F0} actions/s  ({Actions:N0} in {Elapsed.TotalSeconds:F1} s)  " +
+            $"claim p50 {ClaimP50:F1} ms p99 {ClaimP99:F1} ms, completion p50 {CompleteP50:F1} ms p99 {CompleteP99:F1} ms, {ShortClaims} short claims; " +
+            "CPU per action: " + (ServiceCpuMicroseconds is { } service ? $"service {service:F0} + " : "") +
+            $"PostgreSQL {PostgresCpuMicroseconds:F0} + harness {HarnessCpuMicroseconds:F0} = {CpuMicrosecondsPerAction:F0} µs" +
+            (ServiceCpuMicroseconds is null ? $" (the idle service processes meanwhile: {ServiceIdleCpuMicroseconds:F0} µs)" : "") +
+            $"; other processes {OtherShare:P0} of the busy CPU" + (OtherShare > 0.10 ? " NOT QUIET" : "");
+    }
+
+    private static async Task<Result> RunLoopsAsync(BenchEnvironment environment, List<ServiceUnderTest> services, bool servicesWork, int loops,
+        int total, Func<int, Func<Progress, LoopTimes, Task>> loopFor)
+    {
+        var progress = new Progress(total);
+        var times = Enumerable.Range(0, loops).Select(_ => new LoopTimes()).ToArray();
+        var bodies = Enumerable.Range(0, loops).Select(loopFor).ToArray();
+        var serverCpu = services.Sum(s => s.CpuSeconds());
+        var postgresCpu = environment.PostgresCpuSeconds();
+        var harnessCpu = Cpu.SelfAndReapedChildrenSeconds();
+        var machine = Cpu.MachineTicks();
+        var elapsed = await Measure.TimeAsync(() => Task.WhenAll(Enumerable.Range(0, loops).Select(loop => Task.Run(() => bodies[loop](progress, times[loop])))));
+        var perAction = 1e6 / progress.Done;
+        var serviceSeconds = services.Sum(s => s.CpuSeconds()) - serverCpu;
+        var postgresSeconds = environment.PostgresCpuSeconds() - postgresCpu;
+        var harnessSeconds = Cpu.SelfAndReapedChildrenSeconds() - harnessCpu;
+        var busySeconds = (Cpu.MachineTicks().Busy - machine.Busy) / Cpu.TicksPerSecond;
+        foreach (var service in services)
+            service.ThrowIfExited();
+        var claims = times.SelectMany(t => t.Claims).Order().ToArray();
+        var completions = times.SelectMany(t => t.Completions).Order().ToArray();
+        return new Result(progress.Done / elapsed.TotalSeconds, elapsed, progress.Done,
+            Measure.Percentile(claims, 0.50), Measure.Percentile(claims, 0.99), Measure.Percentile(completions, 0.50), Measure.Percentile(completions, 0.99),
+            times.Sum(t => t.ShortClaims),
+            servicesWork ? serviceSeconds * perAction : null,
+            postgresSeconds * perAction,
+            harnessSeconds * perAction,
+            serviceSeconds * perAction,
+            Math.Max(0, busySeconds - serviceSeconds - postgresSeconds - harnessSeconds) / busySeconds);
+    }
+
+    /// <summary>Until every lead is done: claim a batch, complete it. A short or empty claim happens when the other loop holds rows; it goes on.</summary>
+    private static Func<Progress, LoopTimes, Task> BareLoopAsync(string connectionString, int loop) => async (progress, times) =>
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        var deadline = Stopwatch.StartNew();
+        var clock = new Stopwatch();
+        while (!progress.Finished)
+        {
+            clock.Restart();
+            var claimed = (await connection.QueryAsync<(Guid CampaignId, int RowNumber)>(BareClaimSql, new { batch = Batch })).ToList();
+            times.Claims.Add(clock.Elapsed.TotalMilliseconds);
+            if (claimed.Count < Batch)
+                times.ShortClaims++;
+            if (claimed.Count > 0)
+            {
+                clock.Restart();
+                await connection.ExecuteAsync(BareCompleteSql, new
+                {
+                    campaigns = claimed.Select(c => c.CampaignId).ToArray(),
+                    rows = claimed.Select(c => c.RowNumber).ToArray(),
+                });
+                times.Completions.Add(clock.Elapsed.TotalMilliseconds);
+                progress.Add(claimed.Count);
+            }
+            else
+                await Task.Delay(5);
+            GiveUpAfter(deadline, progress, $"bare loop {loop}");
+        }
+    };
+
+    /// <summary>A channel worker against one replica: lease up to 100 email actions, report each `sent` in one batch.</summary>
+    private static Func<Progress, LoopTimes, Task> WorkerLoopAsync(ServiceUnderTest service, int loop) => async (progress, times) =>
+    {
+        using var client = new HttpClient { BaseAddress = service.Address, Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ServiceUnderTest.WorkerTokenFor($"bench-worker-{loop}"));
+        var leaseBody = new JsonObject { ["channel"] = "email", ["max"] = Batch }.ToJsonString();
+        var deadline = Stopwatch.StartNew();
+        var clock = new Stopwatch();
+        while (!progress.Finished)
+        {
+            clock.Restart();
+            using var leased = await client.PostAsync("/api/v1/dispatch/leases", new StringContent(leaseBody, MediaTypeHeaderValue.Parse("application/json")));
+            using var leases = await ReadAsync(leased, "lease");
+            var items = new JsonArray();
+            foreach (var lease in leases.RootElement.GetProperty("items").EnumerateArray())
+                items.Add(new JsonObject
+                {
+                    ["action_id"] = lease.GetProperty("action_id").GetString(),
+                    ["lease_token"] = lease.GetProperty("lease_token").GetString(),
+                    ["outcome"] = "sent",
+                });
+            times.Claims.Add(clock.Elapsed.TotalMilliseconds);
+            if (items.Count < Batch)
+                times.ShortClaims++;
+            if (items.Count > 0)
+            {
+                clock.Restart();
+                var body = new JsonObject { ["items"] = items }.ToJsonString();
+                using var reported = await client.PostAsync("/api/v1/dispatch/outcomes", new StringContent(body, MediaTypeHeaderValue.Parse("application/json")));
+                using var answers = await ReadAsync(reported, "outcomes");
+                times.Completions.Add(clock.Elapsed.TotalMilliseconds);
+                foreach (var answer in answers.RootElement.GetProperty("items").EnumerateArray())
+                    if (answer.GetProperty("status").GetInt32() != 200 || answer.GetProperty("lead_status").GetString() != "completed")
+                        throw new InvalidOperationException($"an outcome answered {answer.GetRawText()}");
+                progress.Add(items.Count);
+            }
+            else
+                await Task.Delay(5);
+            GiveUpAfter(deadline, progress, $"worker loop {loop}");
+        }
+    };
+
+    private static async Task<JsonDocument> ReadAsync(HttpResponseMessage response, string what)
+    {
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"{what} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
+    }
+
+    private static void GiveUpAfter(Stopwatch deadline, Progress progress, string loop)
+    {
+        if (deadline.Elapsed > TimeSpan.FromMinutes(30))
+            throw new InvalidOperationException($"{loop}: {progress.Done:N0} of {progress.Total:N0} actions done after 30 minutes");
+    }
+
+    private static int Option(string[] args, string name, int fallback) =>
+        int.Parse(OptionText(args, name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+    private static string OptionText(string[] args, string name, string fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+    }
+}
