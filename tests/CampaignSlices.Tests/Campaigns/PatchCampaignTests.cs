@@ -588,8 +588,7 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
     [Theory]
     [InlineData("draft")]
     [InlineData("scheduled")]
-    [InlineData("paused")]
-    public async Task A_schedule_change_outside_active_is_an_update_only(string status)
+    public async Task A_schedule_change_before_launch_is_an_update_only(string status)
     {
         var (client, campaign) = await InStatusAsync(status);
         var id = campaign["campaign_id"]!;
@@ -597,6 +596,18 @@ public sealed class PatchCampaignTests(ApiFactory api) : IClassFixture<ApiFactor
         var events = await EventsAsync(client, id);
         Assert.DoesNotContain(events, e => (string?)e!["type"] == "schedule_changed");
         Assert.Equal(["timezone"], FieldsOf(events.Last()!));
+    }
+
+    [Fact]
+    public async Task A_schedule_change_of_a_paused_campaign_is_recorded_as_one_its_waiting_leads_follow()
+    {
+        var (client, campaign) = await InStatusAsync("paused");
+        var id = campaign["campaign_id"]!;
+        Assert.Equal(200, (await PatchAsync(client, id, new JsonObject { ["timezone"] = "Asia/Tokyo" })).Status);
+        var scheduleChange = Assert.Single(await EventsAsync(client, id), e => (string?)e!["type"] == "schedule_changed")!;
+        Assert.Equal(["timezone"], FieldsOf(scheduleChange));
+        Assert.Equal("paused", (string?)scheduleChange["to_status"]);
+        Assert.NotNull(scheduleChange["details"]!["retimed_leads"]);
     }
 
     [Fact]
