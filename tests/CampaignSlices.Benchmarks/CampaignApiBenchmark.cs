@@ -255,7 +255,10 @@ public static class CampaignApiBenchmark
     {
         var builder = WebApplication.CreateSlimBuilder(args[2..]);
         builder.Logging.ClearProviders();
-        await using var dataSource = NpgsqlDataSource.Create(args[0]);
+        // The service's own Npgsql settings (no reset on return to the pool, automatic preparation), so
+        // neither side does work the other is spared.
+        await using var dataSource = NpgsqlDataSource.Create(
+            new NpgsqlConnectionStringBuilder(args[0]) { NoResetOnClose = true, MaxAutoPrepare = 64 }.ConnectionString);
         var template = await RowTemplate.LoadAsync(dataSource, Guid.Parse(args[1]));
         var app = builder.Build();
         app.MapGet("/ready", () => Results.Ok());

@@ -62,7 +62,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var candidates = (await connection.QueryAsync<Candidate>(new CommandDefinition(CandidatesSql, new
         {
-            channel, now, scan = Math.Min(request.Max * 2, 1000), dispatching = Wire(CampaignStatusRules.Dispatching),
+            channel, now, scan = request.Max + request.Max / 4 + 1, dispatching = Wire(CampaignStatusRules.Dispatching),
         }, transaction, cancellationToken: ct))).ToList();
         if (candidates.Count == 0)
         {

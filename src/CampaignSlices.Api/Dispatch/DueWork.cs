@@ -30,8 +30,15 @@ public sealed class DueWork(NpgsqlDataSource db, ILogger<DueWork> logger) : Back
                 await using (var listen = new NpgsqlCommand($"listen {Channel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 Signal();
-                while (true)
-                    await connection.WaitAsync(stoppingToken);
+                try
+                {
+                    while (true)
+                        await connection.WaitAsync(stoppingToken);
+                }
+                finally
+                {
+                    await UnlistenAsync(connection);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -50,6 +57,22 @@ public sealed class DueWork(NpgsqlDataSource db, ILogger<DueWork> logger) : Back
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>The pool does not reset connections, so the LISTEN is undone before this one goes back (a broken one is dropped anyway).</summary>
+    private static async Task UnlistenAsync(NpgsqlConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+            return;
+        try
+        {
+            await using var unlisten = new NpgsqlCommand("unlisten *", connection);
+            await unlisten.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or ObjectDisposedException)
+        {
+            // A connection that cannot take the statement is broken, and the pool discards it.
         }
     }
 

@@ -31,6 +31,14 @@ public static class Database
         // library, so every start printed "Cannot load library libgssapi_krb5.so.2". Prefer becomes Disable; Require stays.
         if (settings.GssEncryptionMode == GssEncryptionMode.Prefer)
             settings.GssEncryptionMode = GssEncryptionMode.Disable;
+        // A pooled connection is not reset (DISCARD ALL) on its way back: that was a second statement, and a
+        // second PostgreSQL transaction, in every request. The service leaves no session state behind: settings
+        // are transaction-local, temporary tables drop at commit, session advisory locks are released in finally
+        // blocks, and the one LISTEN (DueWork) is undone before its connection goes back.
+        settings.NoResetOnClose = true;
+        // The same few statements run over and over (a GET's version check, a lease's claim): prepared once per
+        // connection, PostgreSQL parses and plans them once instead of on every execution.
+        settings.MaxAutoPrepare = 64;
         builder.Services.AddSingleton(sp => new NpgsqlDataSourceBuilder(settings.ConnectionString)
             .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
             .Build());
