@@ -39,6 +39,9 @@ public sealed class BenchEnvironment : IAsyncDisposable
         return new BenchEnvironment(server, folder, database);
     }
 
+    /// <summary>Another database on the same server (not migrated); its connection string.</summary>
+    public Task<string> CreateDatabaseAsync(string name) => Database.EnsureDatabaseAsync(_server.ConnectionString, name);
+
     public async Task<NpgsqlConnection> OpenAsync()
     {
         var connection = new NpgsqlConnection(ConnectionString);

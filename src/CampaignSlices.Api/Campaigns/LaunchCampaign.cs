@@ -127,8 +127,8 @@ public static class LaunchCampaign
     }
 
     /// <summary>
-    /// What the enrollment job does: every launchable row becomes a lead in one statement, and the
-    /// campaign becomes active, in one transaction. Running it again changes nothing.
+    /// What the enrollment job, and a scheduled launch's own job, do: every launchable row becomes a lead
+    /// in one statement, and the campaign becomes active, in one transaction. Running it again changes nothing.
     /// </summary>
     public sealed class Enrollment(NpgsqlDataSource db, TimeProvider clock, ILogger<Enrollment> logger)
     {
@@ -189,15 +189,15 @@ public static class LaunchCampaign
                 yield return (account.ToString(), StepChannel.Linkedin);
         }
 
-        /// <summary>After the last retry: the campaign is failed, with the reason, if it is still launching.</summary>
-        public async Task FailAsync(Guid campaignId, string error, CancellationToken ct)
+        /// <summary>After the last retry: the campaign is failed, with the reason, if it is still launching by <paramref name="job"/>.</summary>
+        public async Task FailAsync(Guid campaignId, JobKey job, string error, CancellationToken ct)
         {
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var now = clock.GetUtcNow();
             var change = CampaignStatusRules.Change(CampaignStatus.Launching, CampaignStatus.Failed, CampaignEventType.LaunchFailed);
             var failed = await connection.ExecuteAsync(new CommandDefinition(FailSql,
-                new { campaignId, error, from = change.From.ToWire(), to = change.To.ToWire(), now }, transaction, cancellationToken: ct));
+                new { campaignId, jobId = job.ToString(), error, from = change.From.ToWire(), to = change.To.ToWire(), now }, transaction, cancellationToken: ct));
             if (failed == 1)
                 await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct, reason: error);
             await transaction.CommitAsync(ct);
@@ -245,6 +245,6 @@ public static class LaunchCampaign
     private const string FailSql = """
         update campaigns c
         set status = @to, launch_error = @error, updated_at = @now
-        where c.campaign_id = @campaignId and c.status = @from
+        where c.campaign_id = @campaignId and c.status = @from and c.launch_job_id = @jobId
         """;
 }

@@ -1,9 +1,8 @@
-// When a scheduled launch's trigger fires: the unreviewed-launch policy, then the same enrollment as an immediate launch.
+// When a scheduled launch's trigger fires: the unreviewed-launch policy, then, in the same firing, the same enrollment as an immediate launch.
 using CampaignSlices.Api.Campaigns.Jobs;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
 using Npgsql;
-using Quartz;
 
 namespace CampaignSlices.Api.Campaigns;
 
@@ -14,17 +13,34 @@ public static class StartScheduledLaunch
     /// <summary>How early a trigger may fire (Quartz wakes a few milliseconds ahead) and still be on time.</summary>
     private static readonly TimeSpan FiringTolerance = TimeSpan.FromSeconds(1);
 
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ISchedulerFactory schedulers, ILogger<Handler> logger)
+    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, LaunchCampaign.Enrollment enrollment, ILogger<Handler> logger)
     {
+        /// <summary>
+        /// The policy's outcome, then the enrollment when it launches. A campaign this trigger already moved to launching
+        /// (a retry, or a recovery after the replica died) is enrolled again: enrollment is idempotent.
+        /// </summary>
         public async Task HandleAsync(Guid campaignId, CancellationToken ct)
         {
-            var scheduler = await schedulers.GetScheduler(ct);
+            if (await StartAsync(campaignId, ct))
+                await enrollment.EnrollAsync(campaignId, ct);
+        }
+
+        /// <summary>Applies the policy to a scheduled campaign whose time has come; true when the campaign is launching because of this trigger.</summary>
+        private async Task<bool> StartAsync(Guid campaignId, CancellationToken ct)
+        {
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
-            if (await CampaignStore.LockAsync(connection, transaction, campaignId, null, ct) is not { Status: CampaignStatus.Scheduled } campaign)
+            var campaign = await CampaignStore.LockAsync(connection, transaction, campaignId, null, ct);
+            // Nothing but this trigger's job moves a scheduled campaign to launching with its own key (resume names the enrollment job).
+            if (campaign is { Status: CampaignStatus.Launching } && campaign.LaunchJobId == ScheduledLaunchJob.JobFor(campaignId).ToString())
+            {
+                logger.LogInformation("Scheduled launch of campaign {CampaignId} fired again: it is launching, its enrollment runs again", campaignId);
+                return true;
+            }
+            if (campaign is not { Status: CampaignStatus.Scheduled })
             {
                 logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: it is no longer scheduled", campaignId);
-                return;
+                return false;
             }
 
             var now = clock.GetUtcNow();
@@ -32,7 +48,7 @@ public static class StartScheduledLaunch
             if (campaign.StartDate > now + FiringTolerance)
             {
                 logger.LogInformation("Scheduled launch of campaign {CampaignId} skipped: its start_date moved to {StartDate}", campaignId, campaign.StartDate);
-                return;
+                return false;
             }
             var policy = campaign.NeedsPersonalizationReview ? campaign.UnreviewedLaunchPolicy!.Value : UnreviewedLaunchPolicy.LaunchDefault;
             var (to, eventType, reason) = policy switch
@@ -49,18 +65,15 @@ public static class StartScheduledLaunch
                 pausedReason = to == CampaignStatus.Paused ? reason : null,
                 launching = to == CampaignStatus.Launching,
                 backToDraft = to == CampaignStatus.Draft,
-                jobId = EnrollLeadsJob.KeyFor(campaignId).ToString(),
+                jobId = ScheduledLaunchJob.JobFor(campaignId).ToString(),
                 now,
             }, transaction, cancellationToken: ct));
             await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct,
                 reason: reason, details: new { policy = policy.ToWire() });
-            using (scheduler.EnlistTransaction(transaction))
-            {
-                if (to == CampaignStatus.Launching)
-                    await EnrollLeadsJob.ScheduleAsync(scheduler, campaignId, now, ct);
-                await transaction.CommitAsync(ct);
-            }
+            // Committed before enrolling: launching (and its event) is visible while a large enrollment runs.
+            await transaction.CommitAsync(ct);
             logger.LogInformation("Scheduled launch of campaign {CampaignId} fired: {Outcome} under policy {Policy}", campaignId, eventType, policy);
+            return to == CampaignStatus.Launching;
         }
     }
 
@@ -69,6 +82,7 @@ public static class StartScheduledLaunch
         set status = @status, paused_reason = @pausedReason,
             -- back to draft (the cancel policy): no launch is pending; held or not, the fired trigger is gone, so nothing names it
             launch_requested_at = case when @launching then @now when @backToDraft then null else c.launch_requested_at end,
+            -- launching: this trigger's own job enrolls it, so launch_job_id goes on naming it
             launch_job_id = case when @launching then @jobId else null end,
             updated_at = @now
         where c.campaign_id = @campaignId

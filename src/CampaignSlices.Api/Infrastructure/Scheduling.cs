@@ -13,7 +13,8 @@ public static class Scheduling
 {
     public const string SchedulerName = "campaign-slices";
 
-    public static void AddScheduling(this WebApplicationBuilder builder, Action<IQuartzBuilder>? jobs = null)
+    /// <summary>The scheduler as every replica runs it; a host of any kind (the benchmark's bare Quartz runs it too).</summary>
+    public static void AddScheduling(this IHostApplicationBuilder builder, Action<IQuartzBuilder>? jobs = null)
     {
         var settings = builder.Configuration.GetSection("Scheduling");
         builder.Services.AddQuartz(quartz =>

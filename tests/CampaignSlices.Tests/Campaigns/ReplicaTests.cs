@@ -72,23 +72,13 @@ public sealed class ReplicaTests
         using var client = doomed.ClientFor(user);
         var id = await CreateLaunchableAsync(database, client, user);
 
-        // Enrollment blocks on the leads table, so the process is mid-enrollment when it dies. Only the
-        // statement's start is matched: pg_stat_activity keeps the first 1 KiB of its text.
+        // Enrollment blocks on the leads table, so the process is mid-enrollment when it dies.
         await using var blocker = new Npgsql.NpgsqlConnection(database);
         await blocker.OpenAsync(Ct);
         await using var hold = await blocker.BeginTransactionAsync(Ct);
         await blocker.ExecuteAsync("lock table leads in exclusive mode", transaction: hold);
         Assert.Equal(202, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/launch")).Status);
-        await using (var watcher = new Npgsql.NpgsqlConnection(database))
-        {
-            var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-            while (await watcher.ExecuteScalarAsync<int>(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
-            {
-                Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
-                await Task.Delay(100, Ct);
-            }
-        }
+        await WaitForEnrollmentBlockedAsync(database);
         doomed.Kill();
         await hold.RollbackAsync(Ct);
 
@@ -101,17 +91,70 @@ public sealed class ReplicaTests
         Assert.Equal(3, await db.ExecuteScalarAsync<int>("select total_leads from campaigns where campaign_id = @id", new { id = Guid.Parse(id) }));
     }
 
-    private static async Task<string> CreateLaunchableAsync(string database, HttpClient client, Guid user)
+    [Fact]
+    public async Task An_instance_killed_during_a_scheduled_launchs_enrollment_is_recovered_by_another_that_enrolls_it()
+    {
+        var database = await PostgresCluster.CreateDatabaseAsync();
+        var user = Guid.NewGuid();
+        await using var doomed = await ServiceProcess.StartAsync(database, FastCluster);
+        using var client = doomed.ClientFor(user);
+        var body = Email(await SeedRowsAsync(database, user));
+        body["launch_type"] = "scheduled";
+        body["start_date"] = DateTimeOffset.UtcNow.AddSeconds(4).ToString("O");
+
+        // The trigger's job gets past the policy (the campaign is launching) and blocks in its enrollment when the process dies.
+        await using var blocker = new Npgsql.NpgsqlConnection(database);
+        await blocker.OpenAsync(Ct);
+        await using var hold = await blocker.BeginTransactionAsync(Ct);
+        await blocker.ExecuteAsync("lock table leads in exclusive mode", transaction: hold);
+        var id = (string)(await CreateAsync(client, body))["campaign_id"]!;
+        Assert.Equal(202, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/launch")).Status);
+        await WaitForEnrollmentBlockedAsync(database);
+        await using (var db = new Npgsql.NpgsqlConnection(database))
+            Assert.Equal("launching", await db.ExecuteScalarAsync<string>("select status from campaigns where campaign_id = @id", new { id = Guid.Parse(id) }));
+        doomed.Kill();
+        await hold.RollbackAsync(Ct);
+
+        await using var survivor = await StartAsync(database);
+        await WaitForStatusAsync(survivor, user, [id], "active");
+        await using var check = await survivor.OpenDatabaseAsync();
+        Assert.Equal(3, await check.ExecuteScalarAsync<int>("select count(*) from leads where campaign_id = @id", new { id = Guid.Parse(id) }));
+        Assert.Equal(["launch_started", "launched"], (await check.QueryAsync<string>("""
+            select type from campaign_events where campaign_id = @id and type in ('launch_started', 'launched') order by created_at
+            """, new { id = Guid.Parse(id) })).ToArray());
+    }
+
+    private static async Task<string> CreateLaunchableAsync(string database, HttpClient client, Guid user) =>
+        (string)(await CreateAsync(client, Email(await SeedRowsAsync(database, user))))["campaign_id"]!;
+
+    /// <summary>A dataset of three good rows, written straight to the database.</summary>
+    private static async Task<Guid> SeedRowsAsync(string database, Guid user)
     {
         var dataset = Guid.NewGuid();
-        await using (var db = new Npgsql.NpgsqlConnection(database))
-            await db.ExecuteAsync("""
-                insert into datasets (dataset_id, user_id, name, row_count, columns)
-                values (@dataset, @user, 'leads', 3, '{email,first_name,last_name,company,linkedin_url,phone}');
-                insert into dataset_rows (dataset_id, row_number, email, first_name)
-                select @dataset, n, 'lead' || n || '@example.com', 'Lead' from generate_series(1, 3) n;
-                """, new { dataset, user });
-        return (string)(await CreateAsync(client, Email(dataset)))["campaign_id"]!;
+        await using var db = new Npgsql.NpgsqlConnection(database);
+        await db.ExecuteAsync("""
+            insert into datasets (dataset_id, user_id, name, row_count, columns)
+            values (@dataset, @user, 'leads', 3, '{email,first_name,last_name,company,linkedin_url,phone}');
+            insert into dataset_rows (dataset_id, row_number, email, first_name)
+            select @dataset, n, 'lead' || n || '@example.com', 'Lead' from generate_series(1, 3) n;
+            """, new { dataset, user });
+        return dataset;
+    }
+
+    /// <summary>
+    /// Waits until an enrollment's insert waits on a lock. Only the statement's start is matched: pg_stat_activity
+    /// keeps the first 1 KiB of its text.
+    /// </summary>
+    private static async Task WaitForEnrollmentBlockedAsync(string database)
+    {
+        await using var watcher = new Npgsql.NpgsqlConnection(database);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (await watcher.ExecuteScalarAsync<int>(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
+            await Task.Delay(100, Ct);
+        }
     }
 
     private static async Task<ApiFactory> StartAsync(string database)

@@ -40,6 +40,36 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
     }
 
     [Fact]
+    public async Task A_scheduled_launch_enrolls_in_its_own_trigger_firing_and_makes_no_enrollment_job()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var start = StartIn(TimeSpan.FromSeconds(5));
+        var id = await ScheduleAsync(api, client, user, start);
+
+        // Enrollment blocks on the leads table, so what the scheduler holds mid-enrollment can be looked at.
+        await using var blocker = await api.OpenDatabaseAsync();
+        await using var hold = await blocker.BeginTransactionAsync(Ct);
+        await blocker.ExecuteAsync("lock table leads in exclusive mode", transaction: hold);
+        Assert.True(DateTimeOffset.UtcNow < start, "the trigger was due before the leads were locked; the machine is too slow for this test");
+        await WaitForEnrollmentBlockedAsync();
+
+        var (_, launching) = await SendAsync(client, HttpMethod.Get, $"/api/v1/campaigns/{id}");
+        Assert.Equal(("launching", $"scheduled-launch.launch-{id}"), ((string?)launching["status"], (string?)launching["launch_job_id"]));
+        Assert.Equal([("scheduled-launch", $"launch-{id}", "scheduled-launch", $"launch-{id}")], await FiredTriggersAsync(id));
+        Assert.False(await EnrollmentJobStoredAsync(id));
+        await hold.RollbackAsync(Ct);
+
+        var campaign = await WaitForStatusAsync(client, id, "active");
+        Assert.Equal($"scheduled-launch.launch-{id}", (string?)campaign["launch_job_id"]);
+        Assert.Equal(["scheduled", "launch_started", "launched"], EventTypes(await EventsAsync(client, id)));
+        await WaitForNoTriggerAsync(api, id);
+        Assert.Empty(await FiredTriggersAsync(id));
+        Assert.False(await EnrollmentJobStoredAsync(id));
+        Assert.Equal(3, await LeadCountAsync(api, id));
+    }
+
+    [Fact]
     public async Task Patching_start_date_while_scheduled_moves_the_trigger_and_it_fires_at_the_new_time()
     {
         var user = Guid.NewGuid();
@@ -224,6 +254,39 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         }
     }
 
+    /// <summary>Waits until an enrollment's insert waits on a lock; only the statement's start is matched (pg_stat_activity keeps 1 KiB).</summary>
+    private async Task WaitForEnrollmentBlockedAsync()
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (await db.ExecuteScalarAsync<int>(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    /// <summary>The scheduler's firings in progress for the campaign, any job: trigger group and name, job group and name.</summary>
+    private async Task<List<(string, string, string, string)>> FiredTriggersAsync(string id)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        return (await db.QueryAsync<(string, string, string, string)>("""
+            select trigger_group, trigger_name, job_group, job_name from quartz.qrtz_fired_triggers
+            where trigger_name like '%' || @id or job_name like '%' || @id
+            """, new { id })).ToList();
+    }
+
+    /// <summary>Whether an enrollment job or trigger of the campaign is stored.</summary>
+    private async Task<bool> EnrollmentJobStoredAsync(string id)
+    {
+        await using var db = await api.OpenDatabaseAsync();
+        return await db.ExecuteScalarAsync<bool>("""
+            select exists(select from quartz.qrtz_job_details where job_group = 'enrollment' and job_name = @name)
+                or exists(select from quartz.qrtz_triggers where job_group = 'enrollment' and job_name = @name)
+            """, new { name = $"enroll-{id}" });
+    }
+
     /// <summary>Waits until the fired launch trigger of the campaign has finished running its job.</summary>
     private async Task WaitForFiredTriggerDoneAsync(string id)
     {
@@ -236,5 +299,45 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
             Assert.True(DateTimeOffset.UtcNow < deadline, "the fired trigger's job never finished");
             await Task.Delay(50, Ct);
         }
+    }
+}
+
+/// <summary>A scheduled launch whose enrollment keeps failing: its own trigger's job is retried as configured, then the campaign is failed.</summary>
+public sealed class FailingScheduledLaunchTests(LaunchFailureTests.FastRetries api) : IClassFixture<LaunchFailureTests.FastRetries>
+{
+    [Fact]
+    public async Task Enrollment_that_keeps_failing_is_retried_by_the_trigger_then_the_campaign_is_failed()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        await using var db = await api.OpenDatabaseAsync();
+        // Every insert into leads fails; the sequence (outside the rolled-back transactions) counts the attempts.
+        await db.ExecuteAsync("""
+            create sequence enrollment_attempts;
+            create function refuse_leads() returns trigger language plpgsql as $$
+            begin
+                perform nextval('enrollment_attempts');
+                raise exception 'leads are refused in this test';
+            end $$;
+            create trigger refuse_leads before insert on leads for each statement execute function refuse_leads();
+            """);
+        // Far enough ahead for the first requests to a fresh service, on a loaded machine.
+        var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromSeconds(10)));
+
+        var failed = await WaitForStatusAsync(client, id, "failed");
+
+        Assert.StartsWith("Enrollment failed after 3 attempts", (string?)failed["launch_error"]);
+        Assert.DoesNotContain("refused", (string?)failed["launch_error"]);
+        Assert.Null(failed["launched_at"]);
+        Assert.Equal($"scheduled-launch.launch-{id}", (string?)failed["launch_job_id"]);
+        Assert.Equal(3, await db.ExecuteScalarAsync<int>("select last_value from enrollment_attempts"));
+        Assert.Equal(0, await LeadCountAsync(api, id));
+        // The policy ran once; the retries found the campaign launching by this trigger and enrolled again.
+        var events = await EventsAsync(client, id);
+        Assert.Equal(["scheduled", "launch_started", "launch_failed"], EventTypes(events));
+        Assert.Equal((string?)failed["launch_error"], (string?)events[2]["reason"]);
+        await WaitForNoTriggerAsync(api, id);
+        Assert.Equal(0, await db.ExecuteScalarAsync<int>(
+            "select count(*) from quartz.qrtz_job_details where job_name = @name", new { name = $"enroll-{id}" }));
     }
 }

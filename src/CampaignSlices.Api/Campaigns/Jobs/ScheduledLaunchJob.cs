@@ -4,9 +4,12 @@ namespace CampaignSlices.Api.Campaigns.Jobs;
 
 /// <summary>
 /// The one-shot trigger of a scheduled launch, keyed by campaign. A trigger missed while no replica
-/// ran fires as soon as one starts (FireNow); in a cluster it fires on one replica only.
+/// ran fires as soon as one starts (FireNow); in a cluster it fires on one replica only. Its job applies
+/// the policy and, when that launches, enrolls in the same firing, with what <see cref="EnrollLeadsJob"/>
+/// gives an immediate launch: recovery by another replica, retries with backoff, failed after the last.
 /// </summary>
-public sealed class ScheduledLaunchJob(StartScheduledLaunch.Handler start) : IJob
+public sealed class ScheduledLaunchJob(StartScheduledLaunch.Handler start, LaunchCampaign.Enrollment enrollment, ILogger<ScheduledLaunchJob> logger)
+    : IJob
 {
     private const string Group = "scheduled-launch";
     private const string CampaignIdKey = "campaign_id";
@@ -36,5 +39,6 @@ public sealed class ScheduledLaunchJob(StartScheduledLaunch.Handler start) : IJo
         await scheduler.DeleteJob(JobFor(campaignId), ct);
 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken ct) =>
-        await start.HandleAsync(Guid.Parse((string)context.MergedJobDataMap[CampaignIdKey]!), ct);
+        await EnrollmentAttempts.RunAsync(context, Guid.Parse((string)context.MergedJobDataMap[CampaignIdKey]!), start.HandleAsync,
+            enrollment, logger, ct);
 }
