@@ -49,6 +49,12 @@ public sealed class CampaignsModule : ICarterModule
             .WithSummary("Cancel a campaign for good")
             .WithDescription("Cancels a scheduled, active, paused or draining campaign for good; its pending triggers are removed. Cancelling a cancelled campaign answers 200 with no change.")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        campaigns.MapGet("/{campaign_id}/stats", Dispatch.GetCampaignStats.Endpoint).WithName("GetCampaignStats")
+            .WithSummary("How a running campaign is doing, and why nothing is being sent")
+            .WithDescription("Leads by status, actions waiting, leased and done, outcomes by step and variant, actions leased today against daily_limit, "
+                + "the next due time, not_sending_reason (null while something can be leased now) and estimated_completion_at (an estimate from the "
+                + "remaining steps, the schedule and the limits; null when the campaign is not running or nothing remains).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapGet("/{campaign_id}/events", ListCampaignEvents.Endpoint).WithName("ListCampaignEvents")
             .WithSummary("The campaign's audit trail, oldest first")
             .WithDescription("Every status change and update of the campaign, oldest first, with who made it (user or system).")
