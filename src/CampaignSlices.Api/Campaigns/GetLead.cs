@@ -1,6 +1,7 @@
 // Reads one lead of one of the caller's campaigns with every action it had, oldest first.
 using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json.Serialization;
 using CampaignSlices.Api.Dispatch;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
@@ -16,7 +17,8 @@ public static class GetLead
 {
     public sealed record Response : Lead, IAlwaysPresent
     {
-        public List<LeadAction> Actions { get; init; } = [];
+        // After the lead's own fields, where a reader looks for its history.
+        [JsonPropertyOrder(1)] public List<LeadAction> Actions { get; init; } = [];
 
         public static new IReadOnlySet<string> NeverNull { get; } = new HashSet<string>(Lead.NeverNull) { "actions" };
     }
