@@ -59,6 +59,17 @@ public sealed class CampaignsModule : ICarterModule
             .WithSummary("The campaign's audit trail, oldest first")
             .WithDescription("Every status change and update of the campaign, oldest first, with who made it (user or system).")
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        campaigns.MapGet("/{campaign_id}/leads", ListLeads.Endpoint).WithName("ListLeads")
+            .WithSummary("The campaign's leads by row number")
+            .WithDescription("The campaign's leads in row order, each with its status, step, next due time and sender, optionally of one status. Pages hold 1 to 200 items (default 50); pass next_cursor back as cursor for the next page. A campaign not launched yet has none.")
+            .QueryEnum<LeadStatus>("status")
+            .QueryInteger("limit", 1, ListLeads.MaxLimit, ListLeads.DefaultLimit)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        campaigns.MapGet("/{campaign_id}/leads/{row_number}", GetLead.Endpoint).WithName("GetLead")
+            .WithSummary("One lead of the campaign with its actions")
+            .WithDescription("The lead on row row_number of the campaign with every action it had, oldest first: who leased it, until when, and the outcome that closed it. A row with no lead answers 404.")
+            .PathInteger("row_number", 1)
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         campaigns.MapDelete("/{campaign_id}", DeleteCampaign.Endpoint).WithName("DeleteCampaign").WithSummary("Delete a draft campaign")
             .WithDescription("Deletes a draft campaign; any other status answers 409.")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status412PreconditionFailed);

@@ -61,7 +61,8 @@ public static class ListCampaigns
         }
     }
 
-    private static T? ParseEnum<T>(string? value, string name, Dictionary<string, string[]> errors) where T : struct, Enum
+    /// <summary>An enum query parameter in its exact wire spelling; a value that is none of them is an error under its name.</summary>
+    internal static T? ParseEnum<T>(string? value, string name, Dictionary<string, string[]> errors) where T : struct, Enum
     {
         if (value is null)
             return null;

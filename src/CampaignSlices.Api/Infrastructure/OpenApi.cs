@@ -367,11 +367,23 @@ public static class OpenApi
             Default = JsonValue.Create(defaultValue),
         });
 
+    /// <summary>As <see cref="QueryEnum{TEnum}"/>, for a route value that is a whole number from <paramref name="minimum"/>.</summary>
+    public static RouteHandlerBuilder PathInteger(this RouteHandlerBuilder builder, string name, int minimum) =>
+        builder.DescribeParameter(ParameterLocation.Path, name, new OpenApiSchema
+        {
+            Type = JsonSchemaType.Integer,
+            Format = "int32",
+            Minimum = minimum.ToString(CultureInfo.InvariantCulture),
+        });
+
     private static RouteHandlerBuilder DescribeQuery(this RouteHandlerBuilder builder, string name, OpenApiSchema schema) =>
+        builder.DescribeParameter(ParameterLocation.Query, name, schema);
+
+    private static RouteHandlerBuilder DescribeParameter(this RouteHandlerBuilder builder, ParameterLocation location, string name, OpenApiSchema schema) =>
         builder.AddOpenApiOperationTransformer((operation, context, ct) =>
         {
-            var parameter = operation.Parameters?.OfType<OpenApiParameter>().SingleOrDefault(p => p.In == ParameterLocation.Query && p.Name == name)
-                ?? throw new InvalidOperationException($"{context.Description.RelativePath} has no query parameter '{name}' to describe.");
+            var parameter = operation.Parameters?.OfType<OpenApiParameter>().SingleOrDefault(p => p.In == location && p.Name == name)
+                ?? throw new InvalidOperationException($"{context.Description.RelativePath} has no {location.ToString().ToLowerInvariant()} parameter '{name}' to describe.");
             parameter.Schema = schema;
             return Task.CompletedTask;
         });
