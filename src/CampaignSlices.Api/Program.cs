@@ -12,6 +12,7 @@ if (args is ["token", ..])
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddLogs();
+builder.AddTelemetry();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RequestLimits.JsonBodyBytes);
 builder.Services.ConfigureHttpJsonOptions(options => Json.Configure(options.SerializerOptions));
 builder.Services.AddProblems();
@@ -42,6 +43,7 @@ app.UseAuthorization();
 app.UseIdempotencyKeys();
 
 app.MapHealth();
+app.MapMetrics();
 app.MapApiReference();
 app.MapCarter();
 

@@ -20,13 +20,13 @@ namespace CampaignSlices.Api.Dispatch;
 /// <item>A new email lead takes the free alias holding fewest leads, and keeps it for every later email step.</item>
 /// </list>
 /// </summary>
-public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock, ILogger<ActionClaim> logger)
+public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock, DispatchMetrics metrics, ILogger<ActionClaim> logger)
 {
     public sealed record Request(StepChannel Channel, int Max, TimeSpan LeaseFor, string Worker);
 
     private sealed record Candidate(Guid CampaignId, int RowNumber, int CurrentStep, int Attempt, string? SenderId, string? Timezone,
         Guid? OpenActionId, DateTimeOffset UpdatedAt, string? Email, string? FirstName, string? LastName, string? Company, string? LinkedinUrl,
-        string? Phone, string? Attributes);
+        string? Phone, string? Attributes, DateTimeOffset NextActionAt);
 
     private sealed class Pacing
     {
@@ -58,6 +58,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         var now = clock.GetUtcNow();
         var instant = Instant.FromDateTimeOffset(now);
         var channel = request.Channel.ToWire();
+        using var activity = Telemetry.Source.StartActivity("dispatch.claim")?.SetTag("dispatch.channel", channel);
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var candidates = (await connection.QueryAsync<Candidate>(new CommandDefinition(CandidatesSql, new
@@ -171,6 +172,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
 
         await WriteAsync(connection, transaction, request, now, expires, created, offeredAgain, deferred, pacing, senders, ct);
         await transaction.CommitAsync(ct);
+        metrics.Leased(channel, now, [.. created.Select(a => a.Lead.NextActionAt), .. offeredAgain.Select(o => o.Lead.NextActionAt)],
+            offeredAgain.Count(o => o.Action.State == "leased"));
+        activity?.SetTag("dispatch.leased", created.Count + offeredAgain.Count);
         if (deferred.Count > 0)
             logger.LogDebug("Claim of {Channel} held back {Deferred} due leads for their schedule or limits", channel, deferred.Count);
 
@@ -328,7 +332,8 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     // Pending leads of a campaign past its end_date never start (the sweep stops them); leads in the sequence finish it.
     private const string CandidatesSql = """
         select l.campaign_id, l.row_number, l.current_step, l.attempt, l.sender_id, l.timezone, l.open_action_id, c.updated_at,
-               l.email, r.first_name, r.last_name, r.company, l.linkedin_url, l.phone, r.attributes::text as attributes
+               l.email, r.first_name, r.last_name, r.company, l.linkedin_url, l.phone, r.attributes::text as attributes,
+               l.next_action_at
         from leads l
         join campaigns c on c.campaign_id = l.campaign_id
         join dataset_rows r on r.dataset_id = c.dataset_id and r.row_number = l.row_number

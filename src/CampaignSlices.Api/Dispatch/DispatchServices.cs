@@ -9,6 +9,7 @@ public static class DispatchServices
 {
     public static void AddDispatch(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<DispatchMetrics>();
         builder.Services.AddSingleton<CampaignPlans>();
         builder.Services.AddSingleton<ActionClaim>();
         builder.Services.AddSingleton<OutcomeRecorder>();

@@ -22,7 +22,7 @@ public sealed record LeaseLost(string Detail)
 /// processed_leads follows, and a campaign with no lead left in play completes. Locks are taken in
 /// one order everywhere (campaign, action, lead), so concurrent reports, cancels and PATCHes never deadlock.
 /// </summary>
-public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock)
+public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock, DispatchMetrics metrics)
 {
     public sealed record Report(Guid ActionId, Guid LeaseToken, ActionOutcome Outcome, string? Detail, int? DurationSeconds,
         string? ProviderReference, DateTimeOffset? OccurredAt);
@@ -136,6 +136,8 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
             await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", writes), parameters, transaction, cancellationToken: ct));
         await CampaignProgress.AddProcessedAsync(connection, transaction, processed, now, ct);
         await transaction.CommitAsync(ct);
+        foreach (var action in closed)
+            metrics.Recorded(action.Channel, action.Outcome!);
         return results;
     }
 

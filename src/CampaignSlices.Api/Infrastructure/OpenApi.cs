@@ -67,7 +67,7 @@ public static class OpenApi
             BearerFormat = "JWT",
             Description = "HS256 JWT whose sub is the caller's user UUID.",
         };
-        AddHealthPaths(document);
+        AddOperatorPaths(document);
         document.Tags = document.Paths.Values
             .SelectMany(path => path.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
             .SelectMany(operation => operation.Tags ?? new HashSet<OpenApiTagReference>())
@@ -82,24 +82,33 @@ public static class OpenApi
         "Campaigns" => "Campaigns of the caller: create, read, patch, preflight, launch and the lifecycle after it.",
         "Datasets" => "Lead lists that campaigns draw from.",
         "Health" => "Liveness and readiness probes; no token needed.",
+        "Metrics" => "The Prometheus scrape endpoint; no token needed.",
         "Webhooks" => "The caller's signing secret for webhook deliveries (Standard Webhooks signatures).",
         _ => tag ?? "",
     };
 
-    /// <summary>The health probes are plain middleware endpoints that the API explorer does not see.</summary>
-    private static void AddHealthPaths(OpenApiDocument document)
+    /// <summary>The health probes and the metrics scrape are plain middleware endpoints that the API explorer does not see.</summary>
+    private static void AddOperatorPaths(OpenApiDocument document)
     {
-        document.Paths.Add("/health/live", HealthPath("HealthLive", "Whether the process is up",
-            "Answers Healthy while the process runs; checks nothing else.", unhealthy: false));
-        document.Paths.Add("/health/ready", HealthPath("HealthReady", "Whether the service can take traffic",
-            "Answers Healthy when the database is reachable and every migration is applied, else 503 Unhealthy.", unhealthy: true));
+        document.Paths.Add("/health/live", AnonymousGet("HealthLive", "Whether the process is up",
+            "Answers Healthy while the process runs; checks nothing else.", "Health", new() { ["200"] = TextResponse("Healthy") }));
+        document.Paths.Add("/health/ready", AnonymousGet("HealthReady", "Whether the service can take traffic",
+            "Answers Healthy when the database is reachable and every migration is applied, else 503 Unhealthy.", "Health",
+            new() { ["200"] = TextResponse("Healthy"), ["503"] = TextResponse("Unhealthy") }));
+        document.Paths.Add(Telemetry.MetricsPath, AnonymousGet("Metrics", "The service's metrics for Prometheus",
+            "The current value of every metric in the Prometheus text format (OpenMetrics when the Accept header asks for it): "
+            + "HTTP server and client, .NET runtime, Npgsql, Quartz and the dispatcher's own (CampaignSlices.Dispatch).", "Metrics",
+            new()
+            {
+                ["200"] = new OpenApiResponse
+                {
+                    Description = "The metrics",
+                    Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                },
+            }));
 
-        OpenApiPathItem HealthPath(string operationId, string summary, string description, bool unhealthy)
-        {
-            var responses = new OpenApiResponses { ["200"] = TextResponse("Healthy") };
-            if (unhealthy)
-                responses["503"] = TextResponse("Unhealthy");
-            return new OpenApiPathItem
+        OpenApiPathItem AnonymousGet(string operationId, string summary, string description, string tag, OpenApiResponses responses) =>
+            new OpenApiPathItem
             {
                 Operations = new Dictionary<HttpMethod, OpenApiOperation>
                 {
@@ -108,13 +117,12 @@ public static class OpenApi
                         OperationId = operationId,
                         Summary = summary,
                         Description = description,
-                        Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
+                        Tags = new HashSet<OpenApiTagReference> { new(tag, document) },
                         Security = [],
                         Responses = responses,
                     },
                 },
             };
-        }
 
         static OpenApiResponse TextResponse(string answer) => new()
         {

@@ -74,10 +74,10 @@ public sealed class AuthTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task Health_and_the_api_reference_need_no_token()
+    public async Task Health_metrics_and_the_api_reference_need_no_token()
     {
         var client = api.AnonymousClient();
-        foreach (var url in new[] { "/", "/health/live", "/health/ready", "/openapi/v1.json", "/scalar", "/scalar/scalar.js" })
+        foreach (var url in new[] { "/", "/health/live", "/health/ready", "/metrics", "/openapi/v1.json", "/scalar", "/scalar/scalar.js" })
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(url, TestContext.Current.CancellationToken)).StatusCode);
     }
 
