@@ -110,6 +110,51 @@ public sealed class WorkerTests(DispatchFactory api) : IClassFixture<DispatchFac
         Assert.Equal("active", (string)(await GetAsync(user, campaignId))["status"]!);
     }
 
+    [Fact]
+    public async Task A_batch_that_outlasts_half_its_lease_keeps_its_leases_alive()
+    {
+        await RetireCampaignsAsync(api);
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var campaignId = await LaunchAsync(api, user, userId, OneStep(await SeedCompleteLeadsAsync(api, userId, 3), 3, "Hi {{first_name}}"));
+
+        // One action every 4 s: the batch takes about 8 s of its 10 s leases, so the heartbeat at 5 s extends them.
+        var (totals, _) = await RunWorkerAsync("--lease-seconds", "10", "--rate", "0.25");
+
+        Assert.Equal(3, totals.ReportedOf("sent"));
+        Assert.Equal(0, totals.Lost);
+        await using var db = await api.OpenDatabaseAsync();
+        var leases = await db.QueryAsync<(DateTime LeasedAt, DateTime LeaseExpiresAt)>(
+            "select leased_at, lease_expires_at from actions where campaign_id = @campaignId", new { campaignId });
+        Assert.All(leases, lease => Assert.True(lease.LeaseExpiresAt - lease.LeasedAt > TimeSpan.FromSeconds(12),
+            $"leased at {lease.LeasedAt:O}, held until {lease.LeaseExpiresAt:O}: never extended"));
+        Assert.Equal("completed", (string)(await GetAsync(user, campaignId))["status"]!);
+    }
+
+    [Fact]
+    public async Task A_stop_reports_what_was_done_and_gives_back_the_rest_at_once()
+    {
+        await RetireCampaignsAsync(api);
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var campaignId = await LaunchAsync(api, user, userId, OneStep(await SeedCompleteLeadsAsync(api, userId, 3), 3, "Hi {{first_name}}"));
+
+        // One action every 10 s: the stop comes while the second waits for its turn.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        stop.CancelAfter(TimeSpan.FromSeconds(3));
+        var (totals, log) = await RunWorkerAsync(stop.Token, "--rate", "0.1");
+
+        Assert.Equal(3, totals.Leased);
+        Assert.Equal(1, totals.ReportedOf("sent"));
+        Assert.Equal(2, totals.Released);
+        Assert.EndsWith("stopped: leased 3, reported sent=1, released 2", log[^1]);
+        var actions = await ActionsAsync(campaignId);
+        Assert.Equal(["closed", "released", "released"], actions.Values.Select(action => action.State).Order());
+        var stillDue = (await LeadsAsync(api, campaignId)).Values.Where(lead => lead.Status != "completed").ToList();
+        Assert.Equal(2, stillDue.Count);
+        Assert.All(stillDue, lead => Assert.True(lead.NextActionAt <= DateTimeOffset.UtcNow, $"due again only at {lead.NextActionAt}"));
+    }
+
     [Theory]
     [InlineData("--channel", "call")]
     [InlineData("--max", "501")]
@@ -150,14 +195,17 @@ public sealed class WorkerTests(DispatchFactory api) : IClassFixture<DispatchFac
             .With("steps_config", new JsonArray(new JsonObject { ["channel"] = "email", ["message_template"] = template }));
 
     /// <summary>The worker until it has had nothing to lease for two seconds, and the lines it logged.</summary>
-    private async Task<(Tally Totals, string[] Log)> RunWorkerAsync(params string[] arguments)
+    private Task<(Tally Totals, string[] Log)> RunWorkerAsync(params string[] arguments) =>
+        RunWorkerAsync(TestContext.Current.CancellationToken, arguments);
+
+    private async Task<(Tally Totals, string[] Log)> RunWorkerAsync(CancellationToken stop, params string[] arguments)
     {
         var token = Auth.IssueWorkerToken(ApiFactory.TokenSettings, "worker-under-test", TimeSpan.FromHours(1));
         var (options, error) = WorkerOptions.Parse(
             ["--api", api.AnonymousClient().BaseAddress!.ToString(), "--token", token, "--until-idle", "2", .. arguments], null);
         Assert.True(options is not null, error);
         var log = new StringWriter();
-        var totals = await new ChannelWorker(log).RunAsync(options, TestContext.Current.CancellationToken);
+        var totals = await new ChannelWorker(log).RunAsync(options, stop);
         return (totals, log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
