@@ -151,7 +151,8 @@ public static class LaunchCampaign
                 ? LeadRules.KnownRows(campaign, blockedRows)
                 : LeadRules.CheckedRows(campaign);
             // Step 1 is due at enrollment plus its delay, moved into the schedule in each lead's zone.
-            var schedule = Schedule.FromCampaign(campaign);
+            var plan = CampaignPlans.For(campaign);
+            var schedule = plan.Schedule;
             var earliest = now.AddMinutes(campaign.Steps[0].TotalDelayMinutes);
             var (zones, dues) = await LeadTiming.EnrollmentDuesAsync(connection, transaction, campaign, schedule, earliest, ct);
             parameters.Add("now", now);
@@ -170,7 +171,7 @@ public static class LaunchCampaign
                 campaignId,
                 senders = Senders(campaign).Select(sender => sender.Id).ToArray(),
                 channels = Senders(campaign).Select(sender => sender.Channel.ToWire()).ToArray(),
-                today = CampaignPlans.For(campaign).Today(NodaTime.Instant.FromDateTimeOffset(now)).ToDateOnly(),
+                today = plan.Today(NodaTime.Instant.FromDateTimeOffset(now)).ToDateOnly(),
             }, transaction, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(DueWork.NotifySql, transaction: transaction, cancellationToken: ct));
             await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, launchedChange, CampaignEvents.BySystem, now, ct,

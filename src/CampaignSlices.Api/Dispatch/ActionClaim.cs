@@ -112,7 +112,6 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 continue;
             }
             var campaignSenders = senders.GetValueOrDefault(lead.CampaignId) ?? [];
-            var interval = TimeSpan.FromSeconds(plan.Campaign.MinIntervalSeconds ?? 0);
             if (lead.OpenActionId is { } openId)
             {
                 if (!openActions.TryGetValue(openId, out var open) || open.State is not ("leased" or "released"))
@@ -124,9 +123,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 }
                 if (!campaignSenders.TryGetValue(open.SenderId, out var kept))
                     continue;
-                if (kept.LastLeasedAt + interval > now)
+                if (kept.LastLeasedAt + plan.MinInterval > now)
                 {
-                    deferred.Add((lead, kept.LastLeasedAt + interval));
+                    deferred.Add((lead, kept.LastLeasedAt + plan.MinInterval));
                     continue;
                 }
                 kept.LastLeasedAt = now;
@@ -148,12 +147,12 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
             var pool = senderIds.Select(id => campaignSenders.GetValueOrDefault(id)).ToList();
             if (pool.Count == 0)
                 continue;
-            var free = pool.Where(s => s is not null && Available(s, plan, today, interval, now)).ToList();
+            var free = pool.Where(s => s is not null && Available(s, plan, today, now)).ToList();
             if (free.Count == 0)
             {
                 // Every sender it may use is known here and busy: wait for the first to be free. Some held by another claim: leave it.
                 if (pool.All(s => s is not null))
-                    deferred.Add((lead, pool.Min(s => FreeAt(s!, plan, today, interval, instant))));
+                    deferred.Add((lead, pool.Min(s => FreeAt(s!, plan, today, instant))));
                 continue;
             }
             var sender = free.MinBy(s => s!.Leads)!;
@@ -193,16 +192,13 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         _ => [],
     };
 
-    private static bool Available(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today, TimeSpan interval, DateTimeOffset now) =>
-        !(sender.LastLeasedAt + interval > now) && !AtAccountLimit(sender, plan, today);
+    private static bool Available(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today, DateTimeOffset now) =>
+        plan.SenderFree(sender.SenderId, sender.LastLeasedAt, sender.Day, sender.LeasedOnDay, today, now);
 
-    private static bool AtAccountLimit(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today) =>
-        plan.AccountLimits.TryGetValue(sender.SenderId, out var cap) && sender.Day == today && sender.LeasedOnDay >= cap;
-
-    private static DateTimeOffset FreeAt(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today, TimeSpan interval, Instant now)
+    private static DateTimeOffset FreeAt(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today, Instant now)
     {
-        var paced = sender.LastLeasedAt + interval ?? now.ToDateTimeOffset();
-        return AtAccountLimit(sender, plan, today) ? Later(paced, plan.NextDayStart(now).ToDateTimeOffset()) : paced;
+        var paced = sender.LastLeasedAt + plan.MinInterval ?? now.ToDateTimeOffset();
+        return plan.AtAccountLimit(sender.SenderId, sender.Day, sender.LeasedOnDay, today) ? Later(paced, plan.NextDayStart(now).ToDateTimeOffset()) : paced;
     }
 
     private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;

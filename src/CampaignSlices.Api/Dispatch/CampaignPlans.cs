@@ -26,6 +26,19 @@ public sealed class CampaignPlans
 
         /// <summary>When the campaign-local day after <paramref name="now"/>'s begins.</summary>
         public Instant NextDayStart(Instant now) => Zone.AtStartOfDay(Today(now).PlusDays(1)).ToInstant();
+
+        /// <summary>min_interval_seconds: the least time between two leases from one sender.</summary>
+        public TimeSpan MinInterval => TimeSpan.FromSeconds(Campaign.MinIntervalSeconds ?? 0);
+
+        /// <summary>
+        /// Whether a sender may lease at <paramref name="now"/>: its min_interval has passed since its last lease, and on
+        /// <paramref name="today"/> it is under its account limit. The lease and the stats' reason both ask this.
+        /// </summary>
+        public bool SenderFree(string senderId, DateTimeOffset? lastLeasedAt, DateOnly? day, int leasedOnDay, DateOnly today, DateTimeOffset now) =>
+            !(lastLeasedAt + MinInterval > now) && !AtAccountLimit(senderId, day, leasedOnDay, today);
+
+        public bool AtAccountLimit(string senderId, DateOnly? day, int leasedOnDay, DateOnly today) =>
+            AccountLimits.TryGetValue(senderId, out var cap) && day == today && leasedOnDay >= cap;
     }
 
     private readonly ConcurrentDictionary<Guid, Plan> _plans = new();

@@ -133,18 +133,13 @@ public static class GetCampaignStats
                 return NotSendingReason.NothingDue;
             if (leasedToday >= campaign.DailyLimit)
                 return NotSendingReason.DailyLimitReached;
-            var interval = TimeSpan.FromSeconds(campaign.MinIntervalSeconds ?? 0);
-            if (senders.Count > 0 && senders.All(sender => Busy(sender, plan, today, interval, now)))
+            if (senders.Count > 0 && senders.All(sender => !plan.SenderFree(sender.SenderId, sender.LastLeasedAt, sender.Day, sender.LeasedOnDay, today, now)))
                 return NotSendingReason.SendersAtLimit;
             var instant = Instant.FromDateTimeOffset(now);
             if (plan.Schedule.NextAllowed(instant, plan.Zone) != instant)
                 return NotSendingReason.OutsideSchedule;
             return counts.DueNow > 0 ? null : NotSendingReason.NothingDue;
         }
-
-        private static bool Busy(SenderRow sender, CampaignPlans.Plan plan, DateOnly today, TimeSpan interval, DateTimeOffset now) =>
-            sender.LastLeasedAt + interval > now
-            || plan.AccountLimits.TryGetValue(sender.SenderId, out var cap) && sender.Day == today && sender.LeasedOnDay >= cap;
 
         /// <summary>
         /// An estimate, not a promise: the later of (a) when the slowest lead could finish by its remaining step delays

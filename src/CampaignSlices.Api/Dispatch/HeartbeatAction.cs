@@ -67,7 +67,7 @@ public static class HeartbeatAction
             var state = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(StateSql, new { id = command.ActionId }, cancellationToken: ct));
             return state is null
                 ? new Missing("Action", command.ActionId)
-                : new LeaseLost("This lease token no longer holds the action: its lease ended, or it was given back, leased again or reported.");
+                : LeaseLost.NotHeld;
         }
     }
 

@@ -13,6 +13,10 @@ public enum ActionOutcome { Sent, Skipped, Completed, Bounced, Failed, Busy, NoA
 /// <summary>The token given no longer holds the action (leased again, given back, or closed by another outcome): 409, nothing changed.</summary>
 public sealed record LeaseLost(string Detail)
 {
+    /// <summary>What a heartbeat or a release with a token that no longer holds its action is told.</summary>
+    public static LeaseLost NotHeld { get; } =
+        new("This lease token no longer holds the action: its lease ended, or it was given back, leased again or reported.");
+
     public ProblemHttpResult ToProblem() => Problems.Conflict(Detail);
 }
 

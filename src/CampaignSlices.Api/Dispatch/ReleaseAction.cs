@@ -70,7 +70,7 @@ public static class ReleaseAction
                 var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(ExistsSql, new { id = command.ActionId }, transaction,
                     cancellationToken: ct));
                 return exists
-                    ? new LeaseLost("This lease token no longer holds the action: its lease ended, or it was given back, leased again or reported.")
+                    ? LeaseLost.NotHeld
                     : new Missing("Action", command.ActionId);
             }
             // The lead left play while the action was out (its campaign was cancelled): the action closes, nothing is due again.
