@@ -180,7 +180,7 @@ public static class LaunchCampaign
             logger.LogInformation("Campaign {CampaignId} active with {Enrolled} leads enrolled", campaignId, enrolled);
         }
 
-        /// <summary>The senders whose pacing the dispatcher keeps: each email alias, and the LinkedIn account.</summary>
+        /// <summary>The senders whose pacing the dispatcher keeps: each email alias, the LinkedIn account, each call connection.</summary>
         private static IEnumerable<(string Id, StepChannel Channel)> Senders(Campaign campaign)
         {
             if (campaign.Steps.Any(step => step.Channel == StepChannel.Email))
@@ -188,6 +188,8 @@ public static class LaunchCampaign
                     yield return (alias, StepChannel.Email);
             if (campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin) && campaign.ConnectedAccountId is { } account)
                 yield return (account.ToString(), StepChannel.Linkedin);
+            foreach (var connection in campaign.VoiceConfig?.ConnectionConfigs ?? [])
+                yield return (connection.ConnectionId!, StepChannel.Call);
         }
 
         /// <summary>After the last retry: the campaign is failed, with the reason, if it is still launching by <paramref name="job"/>.</summary>

@@ -18,13 +18,17 @@ namespace CampaignSlices.Api.Dispatch;
 /// day; an action offered again (its lease expired, or the worker gave it back) does not count again.</item>
 /// <item>min_interval_seconds spaces every lease of one sender, offered-again ones included: each is a send.</item>
 /// <item>A new email lead takes the free alias holding fewest leads, and keeps it for every later email step.</item>
+/// <item>Calls: attempts_per_second in place of min_interval (a sliding window on the campaign's pacing row); a new call
+/// lead takes the connection furthest below its share by weight and that connection's phone numbers in turn, and keeps
+/// both. An expired call lease is never offered again: it is closed as internal_error (<see cref="OutcomeRecorder"/>).</item>
 /// </list>
 /// </summary>
-public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimeProvider clock, DispatchMetrics metrics, ILogger<ActionClaim> logger)
+public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, OutcomeRecorder recorder, TimeProvider clock, DispatchMetrics metrics,
+    ILogger<ActionClaim> logger)
 {
     public sealed record Request(StepChannel Channel, int Max, TimeSpan LeaseFor, string Worker);
 
-    private sealed record Candidate(Guid CampaignId, int RowNumber, int CurrentStep, int Attempt, string? SenderId, string? Timezone,
+    private sealed record Candidate(Guid CampaignId, int RowNumber, int CurrentStep, int Attempt, string? SenderId, string? SenderPhone, string? Timezone,
         Guid? OpenActionId, DateTimeOffset UpdatedAt, string? Email, string? FirstName, string? LastName, string? Company, string? LinkedinUrl,
         string? Phone, string? Attributes, DateTimeOffset NextActionAt);
 
@@ -33,6 +37,27 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         public DateOnly Day { get; set; }
         public int LeasedOnDay { get; set; }
         public bool Touched { get; set; }
+
+        /// <summary>The campaign's call leases still inside its rate window: when each claim leased, and how many.</summary>
+        public List<(DateTimeOffset At, int Calls)> CallWindow { get; set; } = [];
+
+        public int CallsLeased { get; set; }
+        public int CallsHeld { get; set; }
+
+        /// <summary>Whether one more call fits the window at <paramref name="now"/>; else when the lead may go (held leads spread window by window).</summary>
+        public bool TakeCall(CampaignPlans.CallRate rate, DateTimeOffset now, out DateTimeOffset freeAt)
+        {
+            freeAt = now;
+            if (CallWindow.Sum(entry => entry.Calls) + CallsLeased < rate.Calls)
+            {
+                CallsLeased++;
+                Touched = true;
+                return true;
+            }
+            var firstFree = CallWindow.Count > 0 ? CallWindow.Min(entry => entry.At) + rate.Window : now + rate.Window;
+            freeAt = firstFree + rate.Window * (CallsHeld++ / rate.Calls);
+            return false;
+        }
     }
 
     private sealed class SenderPacing
@@ -45,16 +70,16 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         public bool Touched { get; set; }
     }
 
-    private sealed record OpenAction(Guid ActionId, string State, DateTimeOffset? LeaseExpiresAt, int Step, int Attempt, string? Variant, string SenderId);
+    private sealed record OpenAction(Guid ActionId, string State, DateTimeOffset? LeaseExpiresAt, int Step, int Attempt, string? Variant, string SenderId,
+        string? SenderPhone);
 
-    private sealed record NewAction(Guid ActionId, Candidate Lead, int Step, int Attempt, string? Variant, string SenderId, Guid Token, bool NewSender);
+    /// <summary>A new action; <paramref name="NewSender"/> when the lead takes (or, for a call whose connection was removed, changes) its sender.</summary>
+    private sealed record NewAction(Guid ActionId, Candidate Lead, int Step, int Attempt, string? Variant, string SenderId, string? SenderPhone, Guid Token,
+        bool NewSender);
 
     /// <summary>Leases up to <c>Max</c> due actions; also answers when the next not-yet-due one is, for a long poll to wait for.</summary>
     public async Task<(List<LeaseActions.Lease> Leases, DateTimeOffset? NextDue)> ClaimAsync(Request request, CancellationToken ct)
     {
-        // Call actions wait for the voice dispatcher (attempts_per_second, connections by weight): none is leased yet.
-        if (request.Channel == StepChannel.Call)
-            return ([], null);
         var now = clock.GetUtcNow();
         var instant = Instant.FromDateTimeOffset(now);
         var channel = request.Channel.ToWire();
@@ -83,8 +108,12 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
             openIds.Length == 0 ? LockPacingSql + LockSendersSql : LockPacingSql + LockSendersSql + LockOpenActionsSql,
             new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
         {
-            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay)>())
-                .ToDictionary(p => p.CampaignId, p => new Pacing { Day = p.Day, LeasedOnDay = p.LeasedOnDay });
+            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased)>())
+                .ToDictionary(p => p.CampaignId, p => new Pacing
+                {
+                    Day = p.Day, LeasedOnDay = p.LeasedOnDay,
+                    CallWindow = [.. p.CallLeasedAt.Zip(p.CallLeased, (at, calls) => (new DateTimeOffset(at, TimeSpan.Zero), calls))],
+                });
             senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
                 .GroupBy(s => s.CampaignId)
                 .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
@@ -98,6 +127,10 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         var created = new List<NewAction>();
         var offeredAgain = new List<(OpenAction Action, Candidate Lead, Guid Token)>();
         var deferred = new List<(Candidate Lead, DateTimeOffset? Until)>();
+        var expiredCalls = new List<Guid>();
+        foreach (var (campaignId, counter) in pacing)
+            if (campaignPlans.TryGetValue(campaignId, out var voice) && voice.Calls is { } rate)
+                counter.CallWindow.RemoveAll(entry => entry.At <= now - rate.Window);
         foreach (var lead in candidates)
         {
             if (created.Count + offeredAgain.Count >= request.Max)
@@ -119,6 +152,17 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 if (open.State == "leased" && open.LeaseExpiresAt > now)
                 {
                     deferred.Add((lead, open.LeaseExpiresAt)); // a heartbeat extended the lease
+                    continue;
+                }
+                if (request.Channel == StepChannel.Call)
+                {
+                    // A call whose lease ended may have been dialled: never again blindly. A given-back one was not, and goes again.
+                    if (open.State == "leased")
+                        expiredCalls.Add(open.ActionId);
+                    else if (counter.TakeCall(plan.Calls!, now, out var callFreeAt))
+                        offeredAgain.Add((open, lead, Guid.NewGuid()));
+                    else
+                        deferred.Add((lead, callFreeAt));
                     continue;
                 }
                 if (!campaignSenders.TryGetValue(open.SenderId, out var kept))
@@ -143,6 +187,18 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 continue;
             }
             var step = plan.Step(lead.CurrentStep);
+            if (step.Channel == StepChannel.Call)
+            {
+                if (!counter.TakeCall(plan.Calls!, now, out var callFreeAt))
+                {
+                    deferred.Add((lead, callFreeAt));
+                    continue;
+                }
+                var (connectionId, phone, changed) = CallSender(plan, lead, senders.TryGetValue(lead.CampaignId, out var known) ? known : senders[lead.CampaignId] = []);
+                counter.LeasedOnDay++;
+                created.Add(new NewAction(Guid.CreateVersion7(now), lead, lead.CurrentStep, lead.Attempt, DrawVariant(step), connectionId, phone, Guid.NewGuid(), changed));
+                continue;
+            }
             var senderIds = SendersOf(plan, step, lead);
             var pool = senderIds.Select(id => campaignSenders.GetValueOrDefault(id)).ToList();
             if (pool.Count == 0)
@@ -166,20 +222,24 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
             sender.Touched = true;
             counter.LeasedOnDay++;
             counter.Touched = true;
-            created.Add(new NewAction(Guid.CreateVersion7(now), lead, lead.CurrentStep, lead.Attempt, DrawVariant(step), sender.SenderId, Guid.NewGuid(), newSender));
+            created.Add(new NewAction(Guid.CreateVersion7(now), lead, lead.CurrentStep, lead.Attempt, DrawVariant(step), sender.SenderId, null, Guid.NewGuid(),
+                newSender));
         }
 
         await WriteAsync(connection, transaction, request, now, expires, created, offeredAgain, deferred, pacing, senders, ct);
         await transaction.CommitAsync(ct);
+        if (expiredCalls.Count > 0)
+            await recorder.ExpireCallLeasesAsync(expiredCalls, ct);
         metrics.Leased(channel, now, [.. created.Select(a => a.Lead.NextActionAt), .. offeredAgain.Select(o => o.Lead.NextActionAt)],
             offeredAgain.Count(o => o.Action.State == "leased"));
         activity?.SetTag("dispatch.leased", created.Count + offeredAgain.Count);
         if (deferred.Count > 0)
             logger.LogDebug("Claim of {Channel} held back {Deferred} due leads for their schedule or limits", channel, deferred.Count);
 
-        var leases = created.Select(a => ToLease(a.ActionId, a.Token, expires, a.Lead, a.Step, a.Attempt, a.Variant, a.SenderId, campaignPlans[a.Lead.CampaignId]))
+        var leases = created.Select(a => ToLease(a.ActionId, a.Token, expires, a.Lead, a.Step, a.Attempt, a.Variant, a.SenderId, a.SenderPhone,
+                campaignPlans[a.Lead.CampaignId]))
             .Concat(offeredAgain.Select(o => ToLease(o.Action.ActionId, o.Token, expires, o.Lead, o.Action.Step, o.Action.Attempt, o.Action.Variant,
-                o.Action.SenderId, campaignPlans[o.Lead.CampaignId])))
+                o.Action.SenderId, o.Action.SenderPhone, campaignPlans[o.Lead.CampaignId])))
             .ToList();
         return (leases, leases.Count > 0 ? now : await NextDueAsync(connection, channel, ct));
     }
@@ -191,6 +251,26 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         StepChannel.Linkedin => plan.Campaign.ConnectedAccountId is { } account ? [account.ToString()] : [],
         _ => [],
     };
+
+    /// <summary>
+    /// A call lead's connection and phone number: the kept ones while the voice config still has them; else the connection
+    /// furthest below its share of leads by weight (first in the config on a tie), and that connection's numbers in turn.
+    /// </summary>
+    private static (string Connection, string Phone, bool Changed) CallSender(CampaignPlans.Plan plan, Candidate lead, Dictionary<string, SenderPacing> known)
+    {
+        var connections = plan.Campaign.VoiceConfig!.ConnectionConfigs!;
+        var kept = connections.FirstOrDefault(c => c.ConnectionId == lead.SenderId);
+        if (kept is not null && lead.SenderPhone is { } keptPhone && kept.PhoneNumbers!.Contains(keptPhone))
+            return (kept.ConnectionId!, keptPhone, false);
+        var chosen = kept ?? connections.MinBy(c => (Leads(c) + 1.0) / c.Weight!.Value)!;
+        var sender = known.TryGetValue(chosen.ConnectionId!, out var row) ? row : known[chosen.ConnectionId!] = new SenderPacing { SenderId = chosen.ConnectionId! };
+        var phone = chosen.PhoneNumbers![sender.Leads % chosen.PhoneNumbers.Count];
+        sender.Leads++;
+        sender.Touched = true;
+        return (chosen.ConnectionId!, phone, true);
+
+        int Leads(ConnectionConfig connection) => known.TryGetValue(connection.ConnectionId!, out var pacing) ? pacing.Leads : 0;
+    }
 
     private static bool Available(SenderPacing sender, CampaignPlans.Plan plan, DateOnly today, DateTimeOffset now) =>
         plan.SenderFree(sender.SenderId, sender.LastLeasedAt, sender.Day, sender.LeasedOnDay, today, now);
@@ -219,7 +299,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     }
 
     private static LeaseActions.Lease ToLease(Guid actionId, Guid token, DateTimeOffset expires, Candidate lead, int stepNumber, int attempt,
-        string? variantLabel, string senderId, CampaignPlans.Plan plan)
+        string? variantLabel, string senderId, string? senderPhone, CampaignPlans.Plan plan)
     {
         var campaign = plan.Campaign;
         var step = plan.Step(stepNumber);
@@ -229,7 +309,12 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         return new LeaseActions.Lease(actionId, token, expires, campaign.CampaignId, campaign.UserId, lead.RowNumber, stepNumber, attempt,
             step.Channel!.Value, step.ActionType, step.MessageTemplate,
             variant is null ? null : new LeaseActions.LeasedVariant(variant.Label!, variant.Type!.Value, variant.TemplateId, variant.SenderProfileId),
-            step.Channel == StepChannel.Email ? new LeaseActions.LeasedSender { AliasId = senderId } : new LeaseActions.LeasedSender { ConnectedAccountId = senderId },
+            step.Channel switch
+            {
+                StepChannel.Email => new LeaseActions.LeasedSender { AliasId = senderId },
+                StepChannel.Call => new LeaseActions.LeasedSender { ConnectionId = senderId, PhoneNumber = senderPhone },
+                _ => new LeaseActions.LeasedSender { ConnectedAccountId = senderId },
+            },
             new LeaseActions.LeadRow(lead.Email, lead.FirstName, lead.LastName, lead.Company, lead.LinkedinUrl, lead.Phone, lead.Timezone, attributes),
             new LeaseActions.LeaseSettings(step.AiPersonalizationEnabled, step.TrackClicks, campaign.OpenTracking ?? false, campaign.Signature,
                 campaign.SystemPrompt, voice?.AppId, voice?.AppVersion, voice?.AppType.ToWire(), campaign.WebhookConfig));
@@ -255,6 +340,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 attempts = created.Select(a => a.Attempt).ToArray(),
                 variants = created.Select(a => a.Variant).ToArray(),
                 senders = created.Select(a => a.SenderId).ToArray(),
+                phones = created.Select(a => a.SenderPhone).ToArray(),
                 tokens = created.Select(a => a.Token).ToArray(),
             });
         }
@@ -267,8 +353,8 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 again_tokens = offeredAgain.Select(o => o.Token).ToArray(),
             });
         }
-        var leased = created.Select(a => (a.Lead, a.ActionId, Sender: a.NewSender ? a.SenderId : null))
-            .Concat(offeredAgain.Select(o => (o.Lead, o.Action.ActionId, Sender: (string?)null))).ToList();
+        var leased = created.Select(a => (a.Lead, a.ActionId, Sender: a.NewSender ? a.SenderId : null, Phone: a.NewSender ? a.SenderPhone : null))
+            .Concat(offeredAgain.Select(o => (o.Lead, o.Action.ActionId, Sender: (string?)null, Phone: (string?)null))).ToList();
         if (leased.Count > 0)
         {
             statements.Add(LeasedLeadsSql);
@@ -278,6 +364,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 leased_rows = leased.Select(l => l.Lead.RowNumber).ToArray(),
                 leased_actions = leased.Select(l => l.ActionId).ToArray(),
                 leased_senders = leased.Select(l => l.Sender).ToArray(),
+                leased_phones = leased.Select(l => l.Phone).ToArray(),
             });
         }
         if (deferred.Count > 0)
@@ -313,6 +400,11 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
                 pacing_campaigns = touchedPacing.Select(p => p.Key).ToArray(),
                 pacing_days = touchedPacing.Select(p => p.Value.Day).ToArray(),
                 pacing_counts = touchedPacing.Select(p => p.Value.LeasedOnDay).ToArray(),
+                // The claim's calls join the window as one entry; NULL keeps a campaign's window as it was.
+                pacing_call_ats = touchedPacing.Select(p => p.Value.CallsLeased > 0
+                    ? string.Join(',', p.Value.CallWindow.Select(e => e.At).Append(now).Select(at => at.UtcDateTime.ToString("O"))) : null).ToArray(),
+                pacing_call_counts = touchedPacing.Select(p => p.Value.CallsLeased > 0
+                    ? string.Join(',', p.Value.CallWindow.Select(e => e.Calls).Append(p.Value.CallsLeased)) : null).ToArray(),
             });
         }
         if (statements.Count > 0)
@@ -327,7 +419,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
 
     // Pending leads of a campaign past its end_date never start (the sweep stops them); leads in the sequence finish it.
     private const string CandidatesSql = """
-        select l.campaign_id, l.row_number, l.current_step, l.attempt, l.sender_id, l.timezone, l.open_action_id, c.updated_at,
+        select l.campaign_id, l.row_number, l.current_step, l.attempt, l.sender_id, l.sender_phone, l.timezone, l.open_action_id, c.updated_at,
                l.email, r.first_name, r.last_name, r.company, l.linkedin_url, l.phone, r.attributes::text as attributes,
                l.next_action_at
         from leads l
@@ -342,7 +434,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         """;
 
     private const string LockPacingSql = """
-        select campaign_id, day, leased_on_day from campaign_pacing where campaign_id = any(@ids) for update skip locked;
+        select campaign_id, day, leased_on_day, call_leased_at, call_leased from campaign_pacing where campaign_id = any(@ids) for update skip locked;
         """;
 
     // Only the senders of campaigns whose pacing row this claim holds (the statement before locked them; locking them
@@ -356,17 +448,18 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         """;
 
     private const string LockOpenActionsSql = """
-        select action_id, state, lease_expires_at, step, attempt, variant, sender_id
+        select action_id, state, lease_expires_at, step, attempt, variant, sender_id, sender_phone
         from actions where action_id = any(@openIds)
         for update skip locked;
         """;
 
     private const string InsertActionsSql = """
-        insert into actions (action_id, campaign_id, row_number, step, attempt, channel, variant, sender_id, state, lease_token,
+        insert into actions (action_id, campaign_id, row_number, step, attempt, channel, variant, sender_id, sender_phone, state, lease_token,
                              lease_expires_at, worker, leased_at)
-        select a.id, a.campaign_id, a.row_number, a.step, a.attempt, @channel, a.variant, a.sender_id, 'leased', a.token, @expires, @worker, @now
-        from unnest(@ids::uuid[], @campaigns::uuid[], @rows::int[], @steps::int[], @attempts::int[], @variants::text[], @senders::text[], @tokens::uuid[])
-             as a (id, campaign_id, row_number, step, attempt, variant, sender_id, token)
+        select a.id, a.campaign_id, a.row_number, a.step, a.attempt, @channel, a.variant, a.sender_id, a.phone, 'leased', a.token, @expires, @worker, @now
+        from unnest(@ids::uuid[], @campaigns::uuid[], @rows::int[], @steps::int[], @attempts::int[], @variants::text[], @senders::text[], @phones::text[],
+                    @tokens::uuid[])
+             as a (id, campaign_id, row_number, step, attempt, variant, sender_id, phone, token)
         """;
 
     private const string OfferAgainSql = """
@@ -379,9 +472,10 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
     // While leased, next_action_at is the lease's end: when the action is offered again unless reported or extended.
     private const string LeasedLeadsSql = """
         update leads l
-        set status = @active, next_action_at = @expires, open_action_id = x.action_id, sender_id = coalesce(x.sender_id, l.sender_id), updated_at = @now
-        from unnest(@leased_campaigns::uuid[], @leased_rows::int[], @leased_actions::uuid[], @leased_senders::text[])
-             as x (campaign_id, row_number, action_id, sender_id)
+        set status = @active, next_action_at = @expires, open_action_id = x.action_id, sender_id = coalesce(x.sender_id, l.sender_id),
+            sender_phone = coalesce(x.sender_phone, l.sender_phone), updated_at = @now
+        from unnest(@leased_campaigns::uuid[], @leased_rows::int[], @leased_actions::uuid[], @leased_senders::text[], @leased_phones::text[])
+             as x (campaign_id, row_number, action_id, sender_id, sender_phone)
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
@@ -392,19 +486,25 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, TimePr
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
+    // An insert for a call connection that a voice config change added while the campaign was paused; the pacing row the
+    // claim holds keeps two claims from adding it at once.
     private const string SendersSql = """
-        update campaign_senders s
-        set day = x.day, leased_on_day = x.count, last_leased_at = x.last, leads = x.leads
+        insert into campaign_senders (campaign_id, sender_id, channel, day, leased_on_day, last_leased_at, leads)
+        select x.campaign_id, x.sender_id, @channel, x.day, x.count, x.last, x.leads
         from unnest(@sender_campaigns::uuid[], @sender_ids::text[], @sender_days::date[], @sender_counts::int[], @sender_lasts::timestamptz[],
                     @sender_leads::int[])
              as x (campaign_id, sender_id, day, count, last, leads)
-        where s.campaign_id = x.campaign_id and s.sender_id = x.sender_id
+        on conflict (campaign_id, sender_id) do update
+        set day = excluded.day, leased_on_day = excluded.leased_on_day, last_leased_at = excluded.last_leased_at, leads = excluded.leads
         """;
 
     private const string PacingSql = """
         update campaign_pacing p
-        set day = x.day, leased_on_day = x.count
-        from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[]) as x (campaign_id, day, count)
+        set day = x.day, leased_on_day = x.count,
+            call_leased_at = coalesce(string_to_array(x.call_ats, ',')::timestamptz[], p.call_leased_at),
+            call_leased = coalesce(string_to_array(x.call_counts, ',')::int[], p.call_leased)
+        from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[], @pacing_call_ats::text[], @pacing_call_counts::text[])
+             as x (campaign_id, day, count, call_ats, call_counts)
         where p.campaign_id = x.campaign_id
         """;
 

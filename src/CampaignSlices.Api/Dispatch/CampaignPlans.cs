@@ -39,6 +39,31 @@ public sealed class CampaignPlans
 
         public bool AtAccountLimit(string senderId, DateOnly? day, int leasedOnDay, DateOnly today) =>
             AccountLimits.TryGetValue(senderId, out var cap) && day == today && leasedOnDay >= cap;
+
+        /// <summary>attempts_per_second as a whole number of calls per window of whole seconds (see <see cref="CallRate"/>).</summary>
+        public CallRate? Calls { get; } = Campaign.VoiceConfig?.AttemptsPerSecond is { } perSecond ? CallRate.Of(perSecond) : null;
+    }
+
+    /// <summary>
+    /// At most <paramref name="Calls"/> call leases in any <paramref name="Window"/>: the shortest window of whole seconds
+    /// (1 for a whole rate, 2 for 2.5, 10 for 0.1) in which the rate is a whole number of calls, so a worker may take a
+    /// second's calls in one lease and the average never exceeds the rate. A rate with no such window within 100 seconds
+    /// rounds down over 100.
+    /// </summary>
+    public sealed record CallRate(int Calls, TimeSpan Window)
+    {
+        private const int LongestWindowSeconds = 100;
+
+        public static CallRate Of(double perSecond)
+        {
+            for (var seconds = 1; seconds <= LongestWindowSeconds; seconds++)
+            {
+                var calls = perSecond * seconds;
+                if (calls >= 1 && Math.Abs(calls - Math.Round(calls)) < 1e-6)
+                    return new((int)Math.Round(calls), TimeSpan.FromSeconds(seconds));
+            }
+            return new(Math.Max(1, (int)Math.Floor(perSecond * LongestWindowSeconds)), TimeSpan.FromSeconds(LongestWindowSeconds));
+        }
     }
 
     private readonly ConcurrentDictionary<Guid, Plan> _plans = new();

@@ -22,7 +22,7 @@ public sealed class DispatchMetrics
         var meter = meters.Create(MeterName);
         _leased = meter.CreateCounter<long>("dispatch.actions.leased", "{action}", "Actions leased to workers, offered-again ones included.");
         _expiries = meter.CreateCounter<long>("dispatch.lease.expiries", "{action}",
-            "Actions offered again because their lease expired without an outcome (given-back ones are not counted).");
+            "Leases that expired without an outcome: offered again (email, LinkedIn) or closed as internal_error (calls); given-back ones are not counted.");
         // From a fraction of a second (a waiting long poll) to hours (workers that stopped leasing).
         _lag = meter.CreateHistogram("dispatch.lease.lag", "s", "Seconds from an action's due time to its lease.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] });
@@ -40,6 +40,9 @@ public sealed class DispatchMetrics
         foreach (var due in dueTimes)
             _lag.Record(Math.Max(0, (leasedAt - due).TotalSeconds), tag);
     }
+
+    /// <summary>Leases that ended without an outcome and were closed rather than offered again (calls).</summary>
+    public void Expired(string channel, int count) => _expiries.Add(count, new KeyValuePair<string, object?>(ChannelTag, channel));
 
     public void Recorded(string channel, string outcome) =>
         _outcomes.Add(1, new KeyValuePair<string, object?>(ChannelTag, channel), new KeyValuePair<string, object?>(OutcomeTag, outcome));

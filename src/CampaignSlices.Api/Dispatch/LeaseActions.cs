@@ -2,6 +2,7 @@
 // schedule in the lead's zone and its campaign's limits, as one transaction that never waits on another.
 using System.Security.Claims;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
@@ -48,14 +49,20 @@ public static class LeaseActions
         public static IReadOnlySet<string> NeverNull { get; } = new HashSet<string> { "label", "type" };
     }
 
-    /// <summary>The lead's sender for this action: an email alias or the LinkedIn account (only the one that applies is present).</summary>
+    /// <summary>The lead's sender for this action: an email alias, the LinkedIn account, or a call connection and its phone number (only those that apply are present).</summary>
     public sealed record LeasedSender
     {
-        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
         public string? AliasId { get; init; }
 
-        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
         public string? ConnectedAccountId { get; init; }
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? ConnectionId { get; init; }
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? PhoneNumber { get; init; }
     }
 
     /// <summary>The dataset row: its known columns and every other column by its header.</summary>

@@ -1,5 +1,5 @@
 // What time alone changes in running campaigns: past end_date an active campaign drains (its pending leads stop),
-// and a running campaign with no lead left in play completes.
+// a call whose lease ended unreported closes as internal_error, and a running campaign with no lead left in play completes.
 using CampaignSlices.Api.Campaigns;
 using CampaignSlices.Api.Infrastructure;
 using Dapper;
@@ -11,12 +11,16 @@ public static class SweepCampaigns
 {
     public const string EndDateReason = "end_date";
 
-    public sealed record Swept(int Drained, int Completed);
+    public sealed record Swept(int Drained, int ExpiredCalls, int Completed);
 
-    public sealed class Handler(NpgsqlDataSource db, TimeProvider clock, ILogger<Handler> logger)
+    public sealed class Handler(NpgsqlDataSource db, OutcomeRecorder recorder, TimeProvider clock, ILogger<Handler> logger)
     {
         public async Task<Swept> SweepAsync(CancellationToken ct)
         {
+            // Calls no worker polls for any more still end: their retry, or their lead's failure, and so the campaign.
+            var expiredCalls = await recorder.ExpireCallLeasesAsync(null, ct);
+            if (expiredCalls > 0)
+                logger.LogInformation("{Expired} call leases ended without an outcome and were closed as internal_error", expiredCalls);
             var now = clock.GetUtcNow();
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -36,7 +40,7 @@ public static class SweepCampaigns
             await transaction.CommitAsync(ct);
             if (completed > 0)
                 logger.LogInformation("{Completed} campaigns completed", completed);
-            return new Swept(drained.Count, completed);
+            return new Swept(drained.Count, expiredCalls, completed);
         }
     }
 

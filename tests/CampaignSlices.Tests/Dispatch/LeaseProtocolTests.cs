@@ -199,19 +199,6 @@ public sealed class LeaseProtocolTests(DispatchFactory api) : IClassFixture<Disp
         Assert.Single(answer["items"]!.AsArray());
     }
 
-    [Fact]
-    public async Task Calls_are_not_leased_yet_and_a_call_lease_answers_an_empty_list()
-    {
-        var userId = Guid.NewGuid();
-        var user = api.ClientFor(userId);
-        var datasetId = await SeedCompleteLeadsAsync(api, userId, 1);
-        var campaignId = await LaunchAsync(api, user, userId, Voice(datasetId).AlwaysOpen(api.Clock));
-
-        Assert.Empty(await LeaseAsync(api.WorkerClient(), "call"));
-        Assert.Equal(("pending", "call", (Guid?)null), ((await LeadAsync(api, campaignId, 1)).Status, (await LeadAsync(api, campaignId, 1)).Channel,
-            (await LeadAsync(api, campaignId, 1)).OpenActionId));
-    }
-
     [Theory]
     [InlineData("heartbeat")]
     [InlineData("release")]
