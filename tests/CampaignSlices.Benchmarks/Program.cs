@@ -12,6 +12,7 @@ var scenarios = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordi
     ["schedule-lag"] = ScheduleLagBenchmark.RunAsync,
     ["dataset-import"] = DatasetImportBenchmark.RunAsync,
     ["dispatch-throughput"] = DispatchThroughputBenchmark.RunAsync,
+    ["call-rate"] = CallRateBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var scenario))
