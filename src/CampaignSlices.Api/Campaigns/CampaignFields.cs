@@ -32,6 +32,7 @@ public record CampaignFields
     [Field(FieldGroup.Schedule, Default = "\"UTC\"")] public string? Timezone { get; init; }
     [Field(FieldGroup.Schedule, Default = """["mon", "tue", "wed", "thu", "fri"]""")] public List<Weekday>? SendDays { get; init; }
     [Field(FieldGroup.Schedule, Default = "[]")] public List<DateOnly>? BlackoutDates { get; init; }
+    [Field(FieldGroup.Safeguard, Default = "5", Clearable = true)] public double? BouncePausePercent { get; init; }
     [Field(FieldGroup.Schedule, Clearable = true)] public OperatingHours? OperatingHours { get; init; }
     [Field(FieldGroup.Sequence)] public List<CampaignStep>? StepsConfig { get; init; }
     [Field(FieldGroup.Sequence, Clearable = true)] public List<string>? AliasIds { get; init; }

@@ -11,11 +11,11 @@ public enum LeadStatus { Pending, Active, Completed, Stopped, Failed }
 public enum CampaignEventType
 {
     Updated, ScheduleChanged, LaunchRequested, Scheduled, LaunchStarted, HeldForReview, LaunchCancelledUnreviewed,
-    Launched, LaunchFailed, Paused, Resumed, Cancelled, EndDateReached, Completed,
+    Launched, LaunchFailed, Paused, Resumed, Cancelled, EndDateReached, Completed, BounceRateExceeded,
 }
 
 /// <summary>The PATCH field groups, each with the statuses in which its fields may change.</summary>
-public enum FieldGroup { Descriptive, Schedule, Personalization, LaunchType, StartDate, Sequence, Voice }
+public enum FieldGroup { Descriptive, Schedule, Personalization, LaunchType, StartDate, Sequence, Voice, Safeguard }
 
 public enum LifecycleAction { Launch, Pause, Resume, Cancel }
 
@@ -49,6 +49,8 @@ public static class CampaignStatusRules
         new(CampaignStatus.Active, CampaignStatus.Draining, CampaignEventType.EndDateReached),
         new(CampaignStatus.Active, CampaignStatus.Completed, CampaignEventType.Completed),
         new(CampaignStatus.Draining, CampaignStatus.Completed, CampaignEventType.Completed),
+        // The bounce guard's: the bounced share of the campaign's email reached bounce_pause_percent.
+        new(CampaignStatus.Active, CampaignStatus.Paused, CampaignEventType.BounceRateExceeded),
     ];
 
     /// <summary>The change from <paramref name="from"/> to <paramref name="to"/> recorded as <paramref name="type"/>; a change not in the table is a bug.</summary>
@@ -106,6 +108,8 @@ public static class CampaignStatusRules
             [FieldGroup.StartDate] = Set(CampaignStatus.Draft, CampaignStatus.Scheduled),
             [FieldGroup.Sequence] = Set(CampaignStatus.Draft),
             [FieldGroup.Voice] = Set(CampaignStatus.Draft, CampaignStatus.Scheduled, CampaignStatus.Paused),
+            // The schedule's statuses, but a change re-times nothing.
+            [FieldGroup.Safeguard] = Set(CampaignStatus.Draft, CampaignStatus.Scheduled, CampaignStatus.Active, CampaignStatus.Paused),
         };
 
     /// <summary>The voice platform's rule: a voice campaign takes no change at all outside these.</summary>

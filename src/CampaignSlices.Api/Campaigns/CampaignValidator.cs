@@ -69,6 +69,7 @@ public sealed partial class CampaignValidator : AbstractValidator<CampaignFields
         RuleFor(c => c.Timezone).Must(IsIanaZone!).When(c => c.Timezone is not null).WithMessage("Must be an IANA time zone such as Europe/Berlin.");
         RuleFor(c => c.BlackoutDates).Must(dates => dates!.Count <= 366).When(c => c.BlackoutDates is not null).WithMessage("At most 366 dates.")
             .Must(dates => dates!.Distinct().Count() == dates!.Count).When(c => c.BlackoutDates is not null).WithMessage("Dates must not repeat.");
+        RuleFor(c => c.BouncePausePercent).InclusiveBetween(0.5, 100).WithMessage("Must be between 0.5 and 100, or null to turn the bounce guard off.");
         RuleFor(c => c.SendDays).NotEmpty().WithMessage("Needs at least one day.")
             .Must(days => days!.Distinct().Count() == days!.Count).When(c => c.SendDays is not null).WithMessage("Days must not repeat.");
         RuleFor(c => c.Signature).MaximumLength(2000).WithMessage("At most 2000 characters.")

@@ -15,8 +15,12 @@ public static class CreateCampaign
     [RequiredProperties("dataset_id", "name", "type", "steps_config")]
     public sealed record Request : CampaignFields;
 
-    public sealed record Command(CampaignFields Fields, Guid UserId) : ICommand<OneOf<Campaign, Invalid>>, IValidatedRequest<OneOf<Campaign, Invalid>>
+    /// <summary><paramref name="SentNull"/>: the fields the body sent as an explicit null (a clearable field then stays off rather than defaulted).</summary>
+    public sealed record Command(CampaignFields Fields, Guid UserId, IReadOnlySet<string> SentNull)
+        : ICommand<OneOf<Campaign, Invalid>>, IValidatedRequest<OneOf<Campaign, Invalid>>
     {
+        public CampaignFields WithDefaults() => FieldCatalogue.WithDefaults(Fields, SentNull);
+
         public OneOf<Campaign, Invalid> Reject(Invalid invalid) => invalid with { Detail = "The campaign is invalid." };
     }
 
@@ -26,7 +30,9 @@ public static class CreateCampaign
         var body = await JsonBody.ReadAsync<Request>(request, ct);
         if (body.TryPickT1(out var unreadable, out var parsed))
             return unreadable.ToProblem();
-        var outcome = await sender.Send(new Command(parsed.Value, user.UserId()), ct);
+        var sentNull = parsed.Json.EnumerateObject().Where(field => field.Value.ValueKind == System.Text.Json.JsonValueKind.Null)
+            .Select(field => field.Name).ToHashSet();
+        var outcome = await sender.Send(new Command(parsed.Value, user.UserId(), sentNull), ct);
         return outcome.Match<Results<Created<Campaign>, ProblemHttpResult>>(
             campaign =>
             {
@@ -44,7 +50,7 @@ public static class CreateCampaign
             {
                 foreach (var failure in (await request.ValidateAsync(command.Fields, ct)).Errors)
                     context.AddFailure(failure);
-                foreach (var failure in (await campaign.ValidateForUserAsync(FieldCatalogue.WithDefaults(command.Fields), command.UserId, ct)).Errors)
+                foreach (var failure in (await campaign.ValidateForUserAsync(command.WithDefaults(), command.UserId, ct)).Errors)
                     context.AddFailure(failure);
             });
     }
@@ -54,7 +60,7 @@ public static class CreateCampaign
         public async ValueTask<OneOf<Campaign, Invalid>> Handle(Command command, CancellationToken ct)
         {
             var now = clock.GetUtcNow();
-            var parameters = CampaignStore.Parameters(FieldCatalogue.WithDefaults(command.Fields), FieldCatalogue.All);
+            var parameters = CampaignStore.Parameters(command.WithDefaults(), FieldCatalogue.All);
             parameters.Add("campaign_id", Guid.CreateVersion7(now));
             parameters.Add("user_id", command.UserId);
             parameters.Add("now", now);

@@ -13,7 +13,10 @@ public sealed class FieldAttribute(FieldGroup group) : Attribute
     /// <summary>The PATCH group: which statuses may change the field.</summary>
     public FieldGroup Group { get; } = group;
 
-    /// <summary>The value, as JSON, that create stores when the field is left out or null; none: required or nullable.</summary>
+    /// <summary>
+    /// The value, as JSON, that create stores when the field is left out or null (a <see cref="Clearable"/> field sent
+    /// as null stays null); none: required or nullable.
+    /// </summary>
     public string? Default { get; init; }
 
     /// <summary>Whether PATCH may clear it with an explicit null (and answers may hold null).</summary>
@@ -124,11 +127,15 @@ public static class FieldCatalogue
 
     public static readonly IReadOnlyDictionary<string, CampaignField> ByName = All.ToDictionary(field => field.Name, StringComparer.Ordinal);
 
-    /// <summary>A copy of <paramref name="fields"/> with each field left out given its default, then normalized.</summary>
-    public static CampaignFields WithDefaults(CampaignFields fields)
+    /// <summary>
+    /// A copy of <paramref name="fields"/> with each field left out given its default, then normalized; a clearable
+    /// field named in <paramref name="sentNull"/> (sent as an explicit null) keeps its null.
+    /// </summary>
+    public static CampaignFields WithDefaults(CampaignFields fields, IReadOnlySet<string>? sentNull = null)
     {
         var copy = fields with { };
-        foreach (var field in All.Where(field => field.HasDefault && field.ValueOf(copy) is null))
+        foreach (var field in All.Where(field => field.HasDefault && field.ValueOf(copy) is null
+                     && !(field.Clearable && sentNull?.Contains(field.Name) == true)))
             field.Set(copy, field.NewDefault());
         return copy.Normalized();
     }

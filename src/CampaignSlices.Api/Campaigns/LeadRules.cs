@@ -22,6 +22,7 @@ public static class LeadRules
         ["missing_phone"] = "A call step needs a phone number, and this row has none.",
         ["invalid_phone"] = "The phone number is not in E.164 form (+14155550123).",
         ["in_other_campaign"] = "This LinkedIn profile is already enrolled in another active or paused LinkedIn campaign of yours.",
+        ["unsubscribed"] = "This email address unsubscribed from one of your campaigns.",
     };
 
     /// <summary>Campaign types whose leads a LinkedIn step reaches: what `in_other_campaign` compares against.</summary>
@@ -77,6 +78,9 @@ public static class LeadRules
                      when s.email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' then 'invalid_email:email' end
                 """, ["missing_email", "invalid_email"], true));
             rules.Add(("case when s.email is not null and s.duplicate_rank > 1 then 'duplicate_email:email' end", ["duplicate_email"], true));
+            // The user-wide list, keyed as duplicate_email compares: lower-cased, trimmed.
+            rules.Add(("case when lower(s.email) in (select email from unsubscribes where user_id = @user_id) then 'unsubscribed:email' end",
+                ["unsubscribed"], true));
         }
         if (linkedin)
             rules.Add(("""
@@ -151,9 +155,13 @@ public static class LeadRules
         }
     }
 
-    /// <summary>Whether a row's verdict can change after the check: rules that look at the user's other campaigns.</summary>
+    /// <summary>
+    /// Whether a row's verdict can change after the check: rules that look at the user's other campaigns
+    /// (`in_other_campaign`, and `unsubscribed`, which an email step brings and any campaign's event may change).
+    /// </summary>
     public static bool DependsOnOtherCampaigns(Campaign campaign) =>
-        campaign.SkipOtherCampaigns == true && campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin);
+        (campaign.SkipOtherCampaigns == true && campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin))
+        || campaign.Steps.Any(step => step.Channel == StepChannel.Email);
 
     /// <summary>
     /// The same `checked_rows` columns (row_number, email, linkedin_url, linkedin_profile, phone, timezone,

@@ -3,7 +3,10 @@ using CampaignSlices.Api.Infrastructure;
 
 namespace CampaignSlices.Api.Dispatch;
 
-/// <summary>The route table of the worker-facing API: channel workers lease due actions, keep them, give them back and report outcomes.</summary>
+/// <summary>
+/// The route table of the worker-facing API: channel workers lease due actions, keep them, give them back, report outcomes,
+/// and report what happened to leads afterwards.
+/// </summary>
 public sealed class DispatchModule : ICarterModule
 {
     public void AddRoutes(IEndpointRouteBuilder app)
@@ -42,5 +45,15 @@ public sealed class DispatchModule : ICarterModule
                 + "outcome endpoint would give it (200, 400, 404, 409).")
             .Accepts<ReportOutcomes.Request>("application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden);
+        dispatch.MapPost("/lead-events", RecordLeadEvent.Endpoint).WithName("RecordLeadEvent")
+            .WithSummary("Report what happened to a lead after its actions")
+            .WithDescription("A reply, bounce, unsubscribe, open, click or accepted connection, for the lead named by campaign_id and row_number or by "
+                + "the action_id the event follows (exactly one of the two). replied stops the lead when the campaign's stop_on_reply is on, and "
+                + "always after a LinkedIn message or InMail step; bounced fails it; unsubscribed stops every lead in play with that email in all of "
+                + "the user's campaigns and blocks the email at later launches; opened, clicked and accepted are counted. The same lead, type and "
+                + "occurred_at again changes nothing and answers the same.")
+            .Accepts<RecordLeadEvent.Request>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
     }
 }

@@ -23,6 +23,7 @@ public static class DispatchServices
         builder.Services.AddSingleton<IValidator<ReleaseAction.Command>, ReleaseAction.Validator>();
         builder.Services.AddSingleton<IValidator<ReportOutcome.Command>, ReportOutcome.Validator>();
         builder.Services.AddSingleton<IValidator<ReportOutcomes.Command>, ReportOutcomes.Validator>();
+        builder.Services.AddSingleton<IValidator<RecordLeadEvent.Command>, RecordLeadEvent.Validator>();
     }
 
     /// <summary>The sweep's trigger: every Dispatch:SweepInterval (default 10 s), on whichever replica the cluster picks.</summary>

@@ -21,12 +21,12 @@ public static class GetCampaignStats
     private const int EstimateHorizonDays = 366;
 
     public sealed record Response(Guid CampaignId, CampaignStatus Status, LeadCounts Leads, ActionCounts Actions, List<OutcomeCount> Outcomes,
-        int LeasedToday, int DailyLimit, DateTimeOffset? NextActionAt, NotSendingReason? NotSendingReason, DateTimeOffset? EstimatedCompletionAt)
+        List<EventCount> Events, int LeasedToday, int DailyLimit, DateTimeOffset? NextActionAt, NotSendingReason? NotSendingReason, DateTimeOffset? EstimatedCompletionAt)
         : IAlwaysPresent
     {
         public static IReadOnlySet<string> NeverNull { get; } = new HashSet<string>
         {
-            "campaign_id", "status", "leads", "actions", "outcomes", "leased_today", "daily_limit",
+            "campaign_id", "status", "leads", "actions", "outcomes", "events", "leased_today", "daily_limit",
         };
     }
 
@@ -49,6 +49,12 @@ public static class GetCampaignStats
     public sealed record OutcomeCount(int Step, string? Variant, ActionOutcome Outcome, int Count) : IAlwaysPresent
     {
         public static IReadOnlySet<string> NeverNull { get; } = new HashSet<string> { "step", "outcome", "count" };
+    }
+
+    /// <summary>Lead events counted by the step and variant of the action they follow (null for an event before any action closed).</summary>
+    public sealed record EventCount(int? Step, string? Variant, LeadEventType Type, int Count) : IAlwaysPresent
+    {
+        public static IReadOnlySet<string> NeverNull { get; } = new HashSet<string> { "type", "count" };
     }
 
     public sealed record Query(Guid CampaignId, Guid UserId) : IQuery<OneOf<Response, Missing>>;
@@ -104,6 +110,8 @@ public static class GetCampaignStats
             var counts = await read.ReadSingleAsync<Counts>();
             var outcomes = (await read.ReadAsync<(int Step, string? Variant, string Outcome, int Count)>())
                 .Select(o => new OutcomeCount(o.Step, o.Variant, (ActionOutcome)Json.FromWire(typeof(ActionOutcome), o.Outcome), o.Count)).ToList();
+            var events = (await read.ReadAsync<(int? Step, string? Variant, string Type, int Count)>())
+                .Select(e => new EventCount(e.Step, e.Variant, (LeadEventType)Json.FromWire(typeof(LeadEventType), e.Type), e.Count)).ToList();
             var senders = (await read.ReadAsync<SenderRow>()).ToList();
 
             var today = plan.Today(Instant.FromDateTimeOffset(now)).ToDateOnly();
@@ -112,7 +120,7 @@ public static class GetCampaignStats
             return new Response(campaign.CampaignId, campaign.Status,
                 new LeadCounts(counts.Total, counts.Pending, counts.Active, counts.Completed, counts.Stopped, counts.Failed,
                     counts.Completed + counts.Stopped + counts.Failed),
-                new ActionCounts(counts.Waiting, counts.Leased, counts.Done), outcomes, leasedToday, campaign.DailyLimit ?? 0,
+                new ActionCounts(counts.Waiting, counts.Leased, counts.Done), outcomes, events, leasedToday, campaign.DailyLimit ?? 0,
                 counts.NextActionAt, Reason(campaign, plan, counts, senders, leasedToday, today, now),
                 running ? Estimate(plan, counts, senders, leasedToday, now) : null);
         }
@@ -183,7 +191,7 @@ public static class GetCampaignStats
     }
 
     // Counts from the leads and actions of one campaign (a lead's waiting action has no row while it waits, so
-    // waiting counts leads); then outcomes by step and variant; then the senders' pacing.
+    // waiting counts leads); then outcomes by step and variant; then lead events likewise; then the senders' pacing.
     private const string StatsSql = """
         with lead_counts as (
             select count(*)::int as total,
@@ -218,6 +226,12 @@ public static class GetCampaignStats
         where campaign_id = @campaign_id and state = 'closed'
         group by step, variant, outcome
         order by step, variant nulls first, outcome;
+
+        select step, variant, type, count(*)::int as count
+        from lead_events
+        where campaign_id = @campaign_id
+        group by step, variant, type
+        order by step nulls first, variant nulls first, type;
 
         select sender_id, day, leased_on_day, last_leased_at from campaign_senders where campaign_id = @campaign_id order by sender_id;
         """;

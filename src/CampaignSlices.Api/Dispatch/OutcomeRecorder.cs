@@ -177,6 +177,7 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         if (writes.Count > 0)
             await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", writes), parameters, transaction, cancellationToken: ct));
         await CampaignProgress.AddProcessedAsync(connection, transaction, processed, now, ct);
+        await BounceGuard.CountClosesAsync(connection, transaction, closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!)), now, ct);
         await transaction.CommitAsync(ct);
         foreach (var action in closed)
             metrics.Recorded(action.Channel, action.Outcome!);

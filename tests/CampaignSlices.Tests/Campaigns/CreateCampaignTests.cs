@@ -15,7 +15,7 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
     [
         "campaign_id", "user_id", "dataset_id", "name", "description", "type", "status", "launch_type", "start_date", "end_date",
         "daily_limit", "sending_window_start", "sending_window_end", "min_interval_seconds", "timezone", "send_days", "blackout_dates",
-        "operating_hours",
+        "bounce_pause_percent", "operating_hours",
         "steps_config", "alias_ids", "account_limits", "connected_account_id", "skip_other_campaigns", "stop_on_reply", "open_tracking",
         "signature", "voice_config", "webhook_config", "system_prompt", "unreviewed_launch_policy", "personalization_reviewed_at",
         "playground_discovery_dismissed_at", "paused_reason", "total_leads", "processed_leads", "launch_job_id", "launch_requested_at",
@@ -40,6 +40,7 @@ public sealed class CreateCampaignTests(ApiFactory api) : IClassFixture<ApiFacto
         Assert.Equal("immediate", (string?)body["launch_type"]);
         Assert.Equal(100, (int)body["daily_limit"]!);
         Assert.Equal("[]", body["blackout_dates"]!.ToJsonString());
+        Assert.Equal(5, (double)body["bounce_pause_percent"]!);
         Assert.Equal("09:00", (string?)body["sending_window_start"]);
         Assert.Equal("17:00", (string?)body["sending_window_end"]);
         Assert.Equal(300, (int)body["min_interval_seconds"]!);

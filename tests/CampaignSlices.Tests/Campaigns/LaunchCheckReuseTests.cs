@@ -14,7 +14,11 @@ public sealed class LaunchCheckReuseTests(ApiFactory api) : IClassFixture<ApiFac
     {
         var user = Guid.NewGuid();
         var client = api.ClientFor(user);
-        var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromSeconds(3)));
+        // A LinkedIn campaign that does not skip other campaigns: none of its rules looks beyond its own dataset.
+        var body = Linkedin(await SeedCompleteLeadsAsync(api, user, 3))
+            .With("launch_type", "scheduled").With("start_date", StartIn(TimeSpan.FromSeconds(3)).ToString("O"));
+        var id = (string)(await CreateAsync(client, body))["campaign_id"]!;
+        Assert.Equal(202, (await SendAsync(client, HttpMethod.Post, $"/api/v1/campaigns/{id}/launch")).Status);
         await using var db = await api.OpenDatabaseAsync();
         var kept = await db.QuerySingleAsync<int[]>("select blocked_rows from launch_checks where campaign_id = @id::uuid", new { id });
         Assert.Empty(kept);
@@ -27,6 +31,17 @@ public sealed class LaunchCheckReuseTests(ApiFactory api) : IClassFixture<ApiFac
         var enrolled = await db.QueryAsync<int>("select row_number from leads where campaign_id = @id::uuid order by row_number", new { id });
         Assert.Equal([1, 3], enrolled);
         Assert.Equal(0, await db.ExecuteScalarAsync<int>("select count(*) from launch_checks where campaign_id = @id::uuid", new { id }));
+    }
+
+    [Fact]
+    public async Task An_email_campaign_keeps_no_verdicts_since_an_unsubscribe_elsewhere_can_change_them()
+    {
+        var user = Guid.NewGuid();
+        var client = api.ClientFor(user);
+        var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromSeconds(3)));
+        await using var db = await api.OpenDatabaseAsync();
+        Assert.Equal(0, await db.ExecuteScalarAsync<int>("select count(*) from launch_checks where campaign_id = @id::uuid", new { id }));
+        Assert.Equal(3, (int)(await WaitForStatusAsync(client, id, "active"))["total_leads"]!);
     }
 
     [Fact]

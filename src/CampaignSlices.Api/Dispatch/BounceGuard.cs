@@ -1,0 +1,75 @@
+using CampaignSlices.Api.Campaigns;
+using CampaignSlices.Api.Infrastructure;
+using Dapper;
+using Npgsql;
+
+namespace CampaignSlices.Api.Dispatch;
+
+/// <summary>
+/// Pauses an active campaign whose email bounces too often: once at least <see cref="MinimumCloses"/> of its email
+/// actions closed as sent or bounced, a bounced share at or above its bounce_pause_percent pauses it
+/// (paused_reason bounce_rate_exceeded, a system event and its webhook). Runs in the transaction of the outcomes or
+/// the event that moved the counts, with the campaigns already locked by it, so the counters need no lock of their own.
+/// </summary>
+public static class BounceGuard
+{
+    public const string BounceRateExceeded = "bounce_rate_exceeded";
+
+    /// <summary>Below this many sent or bounced emails a share says too little to act on.</summary>
+    public const int MinimumCloses = 50;
+
+    /// <summary>What moved a campaign's counts: email actions closed as sent or bounced, and how many of them bounced.</summary>
+    public readonly record struct Tally(int Closes, int Bounces);
+
+    /// <summary>Counts the email actions among <paramref name="closed"/> (campaign, channel, outcome as on the wire) that closed as sent or bounced.</summary>
+    public static Task CountClosesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IEnumerable<(Guid CampaignId, string Channel, string Outcome)> closed, DateTimeOffset now, CancellationToken ct)
+    {
+        var email = StepChannel.Email.ToWire();
+        var (sent, bounced) = (ActionOutcome.Sent.ToWire(), ActionOutcome.Bounced.ToWire());
+        var tallies = closed.Where(close => close.Channel == email && (close.Outcome == sent || close.Outcome == bounced))
+            .GroupBy(close => close.CampaignId)
+            .ToDictionary(group => group.Key, group => new Tally(group.Count(), group.Count(close => close.Outcome == bounced)));
+        return CountAsync(connection, transaction, tallies, now, ct);
+    }
+
+    /// <summary>Adds <paramref name="tallies"/> to the campaigns' counters, then pauses each active campaign that crossed its threshold.</summary>
+    public static async Task CountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, Tally> tallies,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var moved = tallies.Where(tally => tally.Value.Closes > 0 || tally.Value.Bounces > 0).OrderBy(tally => tally.Key).ToList();
+        if (moved.Count == 0)
+            return;
+        var paused = await connection.QueryAsync<(Guid CampaignId, int Closes, int Bounces, double Percent)>(new CommandDefinition(CountSql, new
+        {
+            campaigns = moved.Select(tally => tally.Key).ToArray(),
+            closes = moved.Select(tally => tally.Value.Closes).ToArray(),
+            bounces = moved.Select(tally => tally.Value.Bounces).ToArray(),
+            minimum = MinimumCloses,
+            active = CampaignStatusRules.From(CampaignStatus.Paused, CampaignEventType.BounceRateExceeded),
+            paused = CampaignStatus.Paused.ToWire(),
+            reason = BounceRateExceeded,
+            now,
+        }, transaction, cancellationToken: ct));
+        var change = CampaignStatusRules.Change(CampaignStatus.Active, CampaignStatus.Paused, CampaignEventType.BounceRateExceeded);
+        foreach (var (campaignId, closes, bounces, percent) in paused)
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct,
+                reason: BounceRateExceeded, details: new { email_closes = closes, email_bounces = bounces, bounce_pause_percent = percent });
+    }
+
+    // The share compared as bounces * 100 >= percent * closes in numeric (the percent's decimal digits exactly), so that exactly the threshold pauses.
+    private const string CountSql = """
+        with counted as (
+            insert into campaign_email_counts as t (campaign_id, closes, bounces)
+            select * from unnest(@campaigns::uuid[], @closes::int[], @bounces::int[])
+            on conflict (campaign_id) do update set closes = t.closes + excluded.closes, bounces = t.bounces + excluded.bounces
+            returning t.campaign_id, t.closes, t.bounces
+        )
+        update campaigns c
+        set status = @paused, paused_reason = @reason, updated_at = @now
+        from counted x
+        where c.campaign_id = x.campaign_id and c.status = any(@active) and c.bounce_pause_percent is not null
+          and x.closes >= @minimum and x.bounces * 100::numeric >= c.bounce_pause_percent::numeric * x.closes
+        returning c.campaign_id, x.closes, x.bounces, c.bounce_pause_percent
+        """;
+}
