@@ -156,23 +156,30 @@ public static class LeadRules
     }
 
     /// <summary>
-    /// Whether a row's verdict can change after the check: rules that look at the user's other campaigns
-    /// (`in_other_campaign`, and `unsubscribed`, which an email step brings and any campaign's event may change).
+    /// Whether a row's verdict can change after the check in a way the kept verdicts cannot follow: `in_other_campaign`
+    /// looks at the leads of the user's other campaigns. (`unsubscribed` can change too, but enrollment reads the
+    /// user's unsubscribe list again itself: see <see cref="KnownRows"/>.)
     /// </summary>
     public static bool DependsOnOtherCampaigns(Campaign campaign) =>
-        (campaign.SkipOtherCampaigns == true && campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin))
-        || campaign.Steps.Any(step => step.Channel == StepChannel.Email);
+        campaign.SkipOtherCampaigns == true && campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin);
 
     /// <summary>
     /// The same `checked_rows` columns (row_number, email, linkedin_url, linkedin_profile, phone, timezone,
     /// blocking) for a campaign whose check already ran and found the rows in <c>@blocked_rows</c>: what
     /// enrollment reads instead of applying the rules again. Only for campaigns whose verdicts cannot change
-    /// (<see cref="DependsOnOtherCampaigns"/> false): the dataset never changes, nor, once launched, the steps.
+    /// (<see cref="DependsOnOtherCampaigns"/> false): the dataset never changes, nor, once launched, the steps;
+    /// an email unsubscribed since the check is looked up again, so it is never enrolled.
     /// </summary>
     public static CheckedRowsSql KnownRows(Campaign campaign, int[] blockedRows)
     {
-        var parameters = new DynamicParameters(new { dataset_id = campaign.DatasetId, campaign_id = campaign.CampaignId, blocked_rows = blockedRows });
+        var parameters = new DynamicParameters(new
+        {
+            dataset_id = campaign.DatasetId, campaign_id = campaign.CampaignId, user_id = campaign.UserId, blocked_rows = blockedRows,
+        });
         var linkedin = campaign.Steps.Any(step => step.Channel == StepChannel.Linkedin);
+        var unsubscribed = campaign.Steps.Any(step => step.Channel == StepChannel.Email)
+            ? " or lower(s.email) in (select email from unsubscribes where user_id = @user_id)"
+            : "";
         var sql = $$"""
             with source as (
                 {{SourceSql}}
@@ -183,7 +190,7 @@ public static class LeadRules
             checked_rows as (
                 select s.row_number, s.email, s.linkedin_url, {{LinkedinProfile(linkedin)}} as linkedin_profile, s.phone,
                        nullif(btrim(s.attributes ->> 'timezone', {{Whitespace}}), '') as timezone,
-                       s.row_number in (select row_number from blocked) as blocking
+                       s.row_number in (select row_number from blocked){{unsubscribed}} as blocking
                 from source s
             )
             """;

@@ -34,14 +34,25 @@ public sealed class LaunchCheckReuseTests(ApiFactory api) : IClassFixture<ApiFac
     }
 
     [Fact]
-    public async Task An_email_campaign_keeps_no_verdicts_since_an_unsubscribe_elsewhere_can_change_them()
+    public async Task An_email_unsubscribed_between_the_check_and_the_enrollment_is_not_enrolled_though_the_verdicts_are_reused()
     {
         var user = Guid.NewGuid();
         var client = api.ClientFor(user);
         var id = await ScheduleAsync(api, client, user, StartIn(TimeSpan.FromSeconds(3)));
         await using var db = await api.OpenDatabaseAsync();
-        Assert.Equal(0, await db.ExecuteScalarAsync<int>("select count(*) from launch_checks where campaign_id = @id::uuid", new { id }));
-        Assert.Equal(3, (int)(await WaitForStatusAsync(client, id, "active"))["total_leads"]!);
+        Assert.Empty(await db.QuerySingleAsync<int[]>("select blocked_rows from launch_checks where campaign_id = @id::uuid", new { id }));
+
+        // Row 2's email unsubscribed from another of the user's campaigns after the launch's check.
+        await db.ExecuteAsync("""
+            insert into unsubscribes (user_id, email, campaign_id, row_number, unsubscribed_at)
+            select @user, lower(btrim(r.email)), c.campaign_id, r.row_number, now()
+            from dataset_rows r join campaigns c on c.dataset_id = r.dataset_id
+            where c.campaign_id = @id::uuid and r.row_number = 2
+            """, new { user, id });
+        var campaign = await WaitForStatusAsync(client, id, "active");
+
+        Assert.Equal(2, (int)campaign["total_leads"]!);
+        Assert.Equal([1, 3], await db.QueryAsync<int>("select row_number from leads where campaign_id = @id::uuid order by row_number", new { id }));
     }
 
     [Fact]
