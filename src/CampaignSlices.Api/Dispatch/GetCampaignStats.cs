@@ -153,7 +153,7 @@ public static class GetCampaignStats
         /// An estimate, not a promise: the later of (a) when the slowest lead could finish by its remaining step delays
         /// alone, moved into the schedule, and (b) the end of the allowed day on which the remaining actions are used up
         /// at the campaign's daily capacity (daily_limit, or what its senders can do under their account limits and
-        /// min_interval within the day's windows, whichever is less). Null when nothing remains or no day in the coming
+        /// min_interval within the day's windows, or for calls what attempts_per_second allows in them, whichever is less). Null when nothing remains or no day in the coming
         /// year has capacity.
         /// </summary>
         private static DateTimeOffset? Estimate(CampaignPlans.Plan plan, Counts counts, List<SenderRow> senders, int leasedToday, DateTimeOffset now)
@@ -174,10 +174,13 @@ public static class GetCampaignStats
                 var seconds = windows.Sum(w => (w.End - w.Start).TotalSeconds);
                 if (seconds <= 0)
                     continue;
-                var bySenders = senders.Count == 0
-                    ? int.MaxValue
-                    : senders.Sum(sender => Math.Min(plan.AccountLimits.TryGetValue(sender.SenderId, out var cap) ? cap : int.MaxValue,
-                        (int)(seconds / interval) + 1));
+                // Calls are paced by attempts_per_second over the day's windows, not by their connections.
+                var bySenders = plan.Calls is { } rate
+                    ? (int)Math.Min(int.MaxValue, Math.Floor(seconds / rate.Window.TotalSeconds + 1) * rate.Calls)
+                    : senders.Count == 0
+                        ? int.MaxValue
+                        : senders.Sum(sender => Math.Min(plan.AccountLimits.TryGetValue(sender.SenderId, out var cap) ? cap : int.MaxValue,
+                            (int)(seconds / interval) + 1));
                 var capacity = Math.Min(campaign.DailyLimit!.Value - (i == 0 ? leasedToday : 0), bySenders);
                 remaining -= Math.Max(0, capacity);
                 if (remaining <= 0)

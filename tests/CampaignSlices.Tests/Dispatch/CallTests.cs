@@ -278,6 +278,18 @@ public sealed class CallTests(DispatchFactory api) : IClassFixture<DispatchFacto
         Assert.All((await LeadsAsync(api, campaignId)).Values, lead => Assert.Equal(("completed", 2), (lead.Status, lead.CurrentStep)));
     }
 
+    [Fact]
+    public async Task The_estimated_completion_of_a_voice_campaign_counts_calls_at_attempts_per_second()
+    {
+        // 600 calls at 10 a second fit in today's window; one connection paced by min_interval_seconds (60) would need two days.
+        var (_, campaignId, user) = await LaunchVoiceAsync(600, body => body, body => body.With("daily_limit", 10000));
+
+        var (status, stats) = await SendAsync(user, HttpMethod.Get, $"/api/v1/campaigns/{campaignId}/stats");
+
+        Assert.Equal(200, status);
+        Assert.InRange(stats["estimated_completion_at"].At(), api.Clock.GetUtcNow(), api.Clock.GetUtcNow().AddHours(6));
+    }
+
     private async Task<(HttpClient Worker, Guid CampaignId, HttpClient User)> LaunchVoiceAsync(int leads,
         Func<JsonObject, JsonObject>? voiceConfig = null, Func<JsonObject, JsonObject>? campaign = null)
     {
