@@ -20,7 +20,7 @@ public sealed record WorkerOptions
                                      [--smtp HOST:PORT] [--from-domain example.com] [--simulate "sent=90,bounced=5,failed=5"]
                                      [--call-seconds 30-180] [--rate ACTIONS_PER_SECOND] [--until-idle SECONDS]
           --token           a worker token (the service's `token --worker NAME`); otherwise read from CAMPAIGN_WORKER_TOKEN
-          --smtp            send email leases through this SMTP server; without it outcomes are simulated (always for call)
+          --smtp            send email leases through this SMTP server; without it (and always for call) outcomes are simulated
           --from-domain     mail goes out from <alias_id>@<domain> (default example.com)
           --simulate        the simulated outcomes' weights (default sent=1, for call completed=1); outcomes sent, skipped,
                             bounced (email), failed; for call completed, busy, no_answer, short_duration, failed,

@@ -225,8 +225,8 @@ public sealed class WorkerTests(DispatchFactory api) : IClassFixture<DispatchFac
                 else if (made.Count <= retryMinutes.Length)
                 {
                     Assert.Equal(("busy", "active", made.Count + 1), (last.Outcome, lead.Status, lead.Attempt));
-                    Assert.InRange(lead.NextActionAt!.Value - last.ReportedAt, TimeSpan.FromMinutes(retryMinutes[made.Count - 1]) - TimeSpan.FromSeconds(1),
-                        TimeSpan.FromMinutes(retryMinutes[made.Count - 1]) + TimeSpan.FromSeconds(1));
+                    var interval = TimeSpan.FromMinutes(retryMinutes[made.Count - 1]);
+                    Assert.InRange(lead.NextActionAt!.Value - last.ReportedAt, interval - TimeSpan.FromSeconds(1), interval + TimeSpan.FromSeconds(1));
                 }
                 else
                     Assert.Equal(("busy", "failed"), (last.Outcome, lead.Status));
