@@ -25,11 +25,19 @@ public sealed class ChannelWorker(TextWriter log)
     public async Task<Tally> RunAsync(WorkerOptions options, CancellationToken stop)
     {
         using var api = new DispatchApi(options.Api, options.Token);
-        await using IChannel channel = options.Smtp is { } smtp ? new SmtpChannel(smtp, options.FromDomain) : new SimulatedChannel(options.Simulate);
+        await using IChannel channel = options.Smtp is { } smtp
+            ? new SmtpChannel(smtp, options.FromDomain)
+            : new SimulatedChannel(options.Simulate, options.CallSeconds);
         var pacer = new Pacer(options.Rate);
         var totals = new Tally();
         var idleSince = DateTimeOffset.UtcNow;
-        Log($"working: {options.Channel} leases from {options.Api}, {(options.Smtp is { } server ? $"sending through {server.Host}:{server.Port}" : "simulated")}");
+        var performing = options switch
+        {
+            { Smtp: { } server } => $"sending through {server.Host}:{server.Port}",
+            { CallSeconds: { } seconds } => $"simulated, answered calls lasting {seconds.Min}-{seconds.Max} s",
+            _ => "simulated",
+        };
+        Log($"working: {options.Channel} leases from {options.Api}, {performing}");
         while (!stop.IsCancellationRequested)
         {
             var idleLeft = options.UntilIdleSeconds is { } idle ? idle - (DateTimeOffset.UtcNow - idleSince).TotalSeconds : LongPollSeconds;
@@ -102,8 +110,9 @@ public sealed class ChannelWorker(TextWriter log)
                     continue;
                 }
                 var finished = DateTimeOffset.UtcNow;
+                var durationSeconds = performed.DurationSeconds ?? (int)Math.Round((finished - started).TotalSeconds);
                 reports.Add((action, new OutcomeReport(action.Lease.ActionId, action.Lease.LeaseToken, performed.Outcome,
-                    Shortened(performed.Detail, MaxDetailLength), (int)Math.Round((finished - started).TotalSeconds),
+                    Shortened(performed.Detail, MaxDetailLength), durationSeconds,
                     Shortened(performed.ProviderReference, MaxProviderReferenceLength), finished)));
             }
             if (reports.Count > 0)
@@ -173,8 +182,9 @@ public sealed class ChannelWorker(TextWriter log)
                 var answers = await api.ReportAsync(items, CancellationToken.None);
                 foreach (var (report, answer) in items.Zip(answers))
                 {
+                    // Counted as the service recorded it: an answered call under the campaign's threshold is short_duration.
                     if (answer.Status == 200)
-                        tally.CountReported(report.Outcome);
+                        tally.CountReported(answer.Outcome ?? report.Outcome);
                     else
                     {
                         tally.Rejected++;

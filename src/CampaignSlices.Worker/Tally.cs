@@ -5,7 +5,7 @@ public sealed class Tally
 {
     public int Leased { get; set; }
 
-    /// <summary>Outcomes the service recorded, by outcome.</summary>
+    /// <summary>Outcomes the service recorded, by the outcome it answered (an answered call it found too short is short_duration).</summary>
     public SortedDictionary<string, int> Reported { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Actions given back undone: a failure that may pass, or the worker stopping.</summary>
