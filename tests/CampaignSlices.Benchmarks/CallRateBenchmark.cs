@@ -200,6 +200,8 @@ public static class CallRateBenchmark
                 {
                     leasedAt.AddRange(times);
                     latencies.Add(elapsed);
+                    if (Environment.GetEnvironmentVariable("CALLRATE_TRACE") is not null)
+                        Console.WriteLine($"TRACE {DateTimeOffset.UtcNow:HH:mm:ss.fff} lease {times.Count} in {elapsed:F1} ms");
                     if (stopAt[0] is null && times.Count > 0)
                         stopAt[0] = DateTimeOffset.UtcNow.AddSeconds(seconds + 1);
                 }

@@ -105,12 +105,19 @@ public static class PatchCampaign
             var saved = (await CampaignStore.ReadSingleAsync(connection, new CommandDefinition(UpdateSql(changed), parameters, transaction, cancellationToken: ct)))!;
             await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.Updated, current.Status,
                 CampaignEvents.ByUser, now, new { fields = names }, ct);
-            // A schedule change of a launched campaign re-times its waiting leads at once, in this transaction.
-            if (CampaignStatusRules.Retimed.Contains(current.Status) && names.Any(CampaignStatusRules.ScheduleFields.Contains))
+            // A schedule change of a launched campaign re-times its waiting leads at once, in this transaction; so does a new
+            // voice_config, whose call rate spreads afresh the calls that the old one held back.
+            var scheduleChanged = names.Any(CampaignStatusRules.ScheduleFields.Contains);
+            var callRateChanged = names.Contains("voice_config");
+            if (CampaignStatusRules.Retimed.Contains(current.Status) && (scheduleChanged || callRateChanged))
             {
+                if (callRateChanged)
+                    await connection.ExecuteAsync(new CommandDefinition(ForgetCallSlotsSql, new { campaign_id = command.CampaignId }, transaction,
+                        cancellationToken: ct));
                 var retimed = await LeadTiming.RetimeAsync(connection, transaction, command.CampaignId, Schedule.FromCampaign(saved), now, ct);
-                await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.ScheduleChanged, current.Status,
-                    CampaignEvents.ByUser, now, new { fields = names.Where(CampaignStatusRules.ScheduleFields.Contains), retimed_leads = retimed }, ct);
+                if (scheduleChanged)
+                    await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.ScheduleChanged, current.Status,
+                        CampaignEvents.ByUser, now, new { fields = names.Where(CampaignStatusRules.ScheduleFields.Contains), retimed_leads = retimed }, ct);
             }
             // A scheduled campaign's trigger follows its start_date, in the same transaction.
             var scheduler = await schedulers.GetScheduler(ct);
@@ -130,4 +137,6 @@ public static class PatchCampaign
         where c.campaign_id = @campaign_id
         returning {CampaignStore.Columns}
         """;
+
+    private const string ForgetCallSlotsSql = "update campaign_pacing set call_slot_at = null where campaign_id = @campaign_id";
 }

@@ -42,20 +42,28 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         public List<(DateTimeOffset At, int Calls)> CallWindow { get; set; } = [];
 
         public int CallsLeased { get; set; }
-        public int CallsHeld { get; set; }
 
-        /// <summary>Whether one more call fits the window at <paramref name="now"/>; else when the lead may go (held leads spread window by window).</summary>
-        public bool TakeCall(CampaignPlans.CallRate rate, DateTimeOffset now, out DateTimeOffset freeAt)
+        /// <summary>The next free slot for a call the rate holds back: held calls are given slots at the rate, one after another.</summary>
+        public DateTimeOffset? CallSlotAt { get; set; }
+
+        /// <summary>
+        /// Whether one more call fits the window at <paramref name="now"/>; else the lead's slot: the first free one at or
+        /// after the window frees, spaced at the rate after every call held before it (in this claim or an earlier one), so
+        /// held calls come due at the rate instead of all at once, and are not held (and rewritten) again and again.
+        /// </summary>
+        public bool TakeCall(CampaignPlans.CallRate rate, DateTimeOffset now, out DateTimeOffset slot)
         {
-            freeAt = now;
+            slot = now;
             if (CallWindow.Sum(entry => entry.Calls) + CallsLeased < rate.Calls)
             {
                 CallsLeased++;
                 Touched = true;
                 return true;
             }
-            var firstFree = CallWindow.Count > 0 ? CallWindow.Min(entry => entry.At) + rate.Window : now + rate.Window;
-            freeAt = firstFree + rate.Window * (CallsHeld++ / rate.Calls);
+            var windowFrees = CallWindow.Count > 0 ? CallWindow.Min(entry => entry.At) + rate.Window : now + rate.Window;
+            slot = CallSlotAt > windowFrees ? CallSlotAt.Value : windowFrees;
+            CallSlotAt = slot + rate.Window / rate.Calls;
+            Touched = true;
             return false;
         }
     }
@@ -108,11 +116,13 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             openIds.Length == 0 ? LockPacingSql + LockSendersSql : LockPacingSql + LockSendersSql + LockOpenActionsSql,
             new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
         {
-            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased)>())
+            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased,
+                    DateTimeOffset? CallSlotAt)>())
                 .ToDictionary(p => p.CampaignId, p => new Pacing
                 {
                     Day = p.Day, LeasedOnDay = p.LeasedOnDay,
                     CallWindow = [.. p.CallLeasedAt.Zip(p.CallLeased, (at, calls) => (new DateTimeOffset(at, TimeSpan.Zero), calls))],
+                    CallSlotAt = p.CallSlotAt,
                 });
             senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
                 .GroupBy(s => s.CampaignId)
@@ -405,6 +415,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                     ? string.Join(',', p.Value.CallWindow.Select(e => e.At).Append(now).Select(at => at.UtcDateTime.ToString("O"))) : null).ToArray(),
                 pacing_call_counts = touchedPacing.Select(p => p.Value.CallsLeased > 0
                     ? string.Join(',', p.Value.CallWindow.Select(e => e.Calls).Append(p.Value.CallsLeased)) : null).ToArray(),
+                pacing_call_slots = touchedPacing.Select(p => p.Value.CallSlotAt).ToArray(),
             });
         }
         if (statements.Count > 0)
@@ -434,7 +445,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         """;
 
     private const string LockPacingSql = """
-        select campaign_id, day, leased_on_day, call_leased_at, call_leased from campaign_pacing where campaign_id = any(@ids) for update skip locked;
+        select campaign_id, day, leased_on_day, call_leased_at, call_leased, call_slot_at from campaign_pacing where campaign_id = any(@ids) for update skip locked;
         """;
 
     // Only the senders of campaigns whose pacing row this claim holds (the statement before locked them; locking them
@@ -502,9 +513,11 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         update campaign_pacing p
         set day = x.day, leased_on_day = x.count,
             call_leased_at = coalesce(string_to_array(x.call_ats, ',')::timestamptz[], p.call_leased_at),
-            call_leased = coalesce(string_to_array(x.call_counts, ',')::int[], p.call_leased)
-        from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[], @pacing_call_ats::text[], @pacing_call_counts::text[])
-             as x (campaign_id, day, count, call_ats, call_counts)
+            call_leased = coalesce(string_to_array(x.call_counts, ',')::int[], p.call_leased),
+            call_slot_at = coalesce(x.call_slot, p.call_slot_at)
+        from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[], @pacing_call_ats::text[], @pacing_call_counts::text[],
+                    @pacing_call_slots::timestamptz[])
+             as x (campaign_id, day, count, call_ats, call_counts, call_slot)
         where p.campaign_id = x.campaign_id
         """;
 

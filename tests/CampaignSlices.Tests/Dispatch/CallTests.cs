@@ -166,21 +166,42 @@ public sealed class CallTests(DispatchFactory api) : IClassFixture<DispatchFacto
     }
 
     [Fact]
-    public async Task Attempts_per_second_caps_the_calls_leased_in_each_window_and_a_lease_takes_a_whole_window_at_once()
+    public async Task Attempts_per_second_caps_the_calls_leased_in_each_window_and_held_calls_come_due_at_the_rate()
     {
         // 0.3 a second: 3 calls in any 10 seconds.
-        var (worker, _, _) = await LaunchVoiceAsync(12, config => config.With("attempts_per_second", 0.3));
+        var (worker, campaignId, _) = await LaunchVoiceAsync(12, config => config.With("attempts_per_second", 0.3));
 
         Assert.Equal(3, (await LeaseAsync(worker, "call", max: 50)).Count);
         Assert.Empty(await LeaseAsync(worker, "call", max: 50));
+
+        // The nine held back got slots 10/3 s apart from when the window frees: due one by one, at the rate.
+        var held = (await LeadsAsync(api, campaignId)).Values.Where(lead => lead.Status == "pending")
+            .Select(lead => lead.NextActionAt!.Value).Order().ToList();
+        Assert.Equal(9, held.Count);
+        Assert.All(held.Zip(held.Skip(1)), pair => Assert.Equal(10.0 / 3, (pair.Second - pair.First).TotalSeconds, 0.01));
         api.Clock.Advance(TimeSpan.FromSeconds(10));
-        Assert.Equal(3, (await LeaseAsync(worker, "call", max: 50)).Count);
-        // Held leads wait for their window, not at the head of the queue.
-        api.Clock.Advance(TimeSpan.FromSeconds(5));
-        Assert.Empty(await LeaseAsync(worker, "call", max: 50));
-        api.Clock.Advance(TimeSpan.FromSeconds(5));
-        Assert.Equal(2, (await LeaseAsync(worker, "call", max: 2)).Count);
         Assert.Single(await LeaseAsync(worker, "call", max: 50));
+        api.Clock.Advance(TimeSpan.FromSeconds(3.4));
+        Assert.Single(await LeaseAsync(worker, "call", max: 50));
+        api.Clock.Advance(TimeSpan.FromSeconds(3.4));
+        Assert.Single(await LeaseAsync(worker, "call", max: 50));
+        Assert.Empty(await LeaseAsync(worker, "call", max: 50));
+    }
+
+    [Fact]
+    public async Task A_faster_call_rate_patched_while_paused_spreads_the_held_calls_afresh()
+    {
+        // 0.1 a second: one call, and nine held back ten seconds apart.
+        var (worker, campaignId, user) = await LaunchVoiceAsync(10, config => config.With("attempts_per_second", 0.1));
+        var voiceConfig = (await GetAsync(user, campaignId))["voice_config"]!.AsObject();
+        Assert.Single(await LeaseAsync(worker, "call", max: 50));
+        Assert.Empty(await LeaseAsync(worker, "call", max: 50));
+
+        await LifecycleAsync(user, campaignId, "pause");
+        await PatchAsync(user, campaignId, new JsonObject { ["voice_config"] = ((JsonObject)voiceConfig.DeepClone()).With("attempts_per_second", 100) });
+        await LifecycleAsync(user, campaignId, "resume");
+
+        Assert.Equal(9, (await LeaseAsync(worker, "call", max: 50)).Count);
     }
 
     [Fact]
