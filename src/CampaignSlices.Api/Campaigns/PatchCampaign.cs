@@ -138,5 +138,5 @@ public static class PatchCampaign
         returning {CampaignStore.Columns}
         """;
 
-    private const string ForgetCallSlotsSql = "update campaign_pacing set call_slot_at = null where campaign_id = @campaign_id";
+    private const string ForgetCallSlotsSql = "update campaign_pacing set call_slot_at = null, call_slot_calls = 0 where campaign_id = @campaign_id";
 }

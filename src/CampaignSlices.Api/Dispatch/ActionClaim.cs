@@ -43,13 +43,23 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
 
         public int CallsLeased { get; set; }
 
-        /// <summary>The next free slot for a call the rate holds back: held calls are given slots at the rate, one after another.</summary>
+        /// <summary>
+        /// Held calls' windows follow each other 2 % wider than the rate's: a window's calls are leased a little after it
+        /// opens, by however late the worker's next poll comes, and windows exactly back to back would find the previous
+        /// one's calls still counted now and then.
+        /// </summary>
+        private const double HeldWindowSpacing = 1.02;
+
+        /// <summary>The latest window given to calls the rate held back, and how many it holds so far (up to the rate's calls).</summary>
         public DateTimeOffset? CallSlotAt { get; set; }
 
+        public int CallSlotCalls { get; set; }
+
         /// <summary>
-        /// Whether one more call fits the window at <paramref name="now"/>; else the lead's slot: the first free one at or
-        /// after the window frees, spaced at the rate after every call held before it (in this claim or an earlier one), so
-        /// held calls come due at the rate instead of all at once, and are not held (and rewritten) again and again.
+        /// Whether one more call fits the window at <paramref name="now"/>; else the lead's slot: a whole window's calls
+        /// at a time, the first window from when the current one frees, each later one a window after, across claims. So
+        /// held calls come due a window's worth at a time (leased in one claim), at the rate, instead of all at once, and
+        /// are not held (and rewritten) claim after claim.
         /// </summary>
         public bool TakeCall(CampaignPlans.CallRate rate, DateTimeOffset now, out DateTimeOffset slot)
         {
@@ -61,8 +71,12 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 return true;
             }
             var windowFrees = CallWindow.Count > 0 ? CallWindow.Min(entry => entry.At) + rate.Window : now + rate.Window;
-            slot = CallSlotAt > windowFrees ? CallSlotAt.Value : windowFrees;
-            CallSlotAt = slot + rate.Window / rate.Calls;
+            if (CallSlotAt is not { } latest || latest < windowFrees)
+                (CallSlotAt, CallSlotCalls) = (windowFrees, 0);
+            else if (CallSlotCalls >= rate.Calls)
+                (CallSlotAt, CallSlotCalls) = (latest + rate.Window * HeldWindowSpacing, 0);
+            CallSlotCalls++;
+            slot = CallSlotAt!.Value;
             Touched = true;
             return false;
         }
@@ -117,12 +131,13 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
         {
             pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased,
-                    DateTimeOffset? CallSlotAt)>())
+                    DateTimeOffset? CallSlotAt, int CallSlotCalls)>())
                 .ToDictionary(p => p.CampaignId, p => new Pacing
                 {
                     Day = p.Day, LeasedOnDay = p.LeasedOnDay,
                     CallWindow = [.. p.CallLeasedAt.Zip(p.CallLeased, (at, calls) => (new DateTimeOffset(at, TimeSpan.Zero), calls))],
                     CallSlotAt = p.CallSlotAt,
+                    CallSlotCalls = p.CallSlotCalls,
                 });
             senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
                 .GroupBy(s => s.CampaignId)
@@ -133,6 +148,10 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 openActions = (await locked.ReadAsync<OpenAction>()).ToDictionary(a => a.ActionId);
         }
 
+        // The limits are judged, and the leases dated, from when the counters are held: claims of one campaign hold them one
+        // after another, so their times keep that order, and no claim judges a rate window or min_interval on a stale now.
+        now = clock.GetUtcNow();
+        instant = Instant.FromDateTimeOffset(now);
         var expires = now + request.LeaseFor;
         var created = new List<NewAction>();
         var offeredAgain = new List<(OpenAction Action, Candidate Lead, Guid Token)>();
@@ -416,6 +435,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 pacing_call_counts = touchedPacing.Select(p => p.Value.CallsLeased > 0
                     ? string.Join(',', p.Value.CallWindow.Select(e => e.Calls).Append(p.Value.CallsLeased)) : null).ToArray(),
                 pacing_call_slots = touchedPacing.Select(p => p.Value.CallSlotAt).ToArray(),
+                pacing_call_slot_calls = touchedPacing.Select(p => p.Value.CallSlotCalls).ToArray(),
             });
         }
         if (statements.Count > 0)
@@ -445,7 +465,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         """;
 
     private const string LockPacingSql = """
-        select campaign_id, day, leased_on_day, call_leased_at, call_leased, call_slot_at from campaign_pacing where campaign_id = any(@ids) for update skip locked;
+        select campaign_id, day, leased_on_day, call_leased_at, call_leased, call_slot_at, call_slot_calls from campaign_pacing where campaign_id = any(@ids) for update skip locked;
         """;
 
     // Only the senders of campaigns whose pacing row this claim holds (the statement before locked them; locking them
@@ -514,10 +534,10 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         set day = x.day, leased_on_day = x.count,
             call_leased_at = coalesce(string_to_array(x.call_ats, ',')::timestamptz[], p.call_leased_at),
             call_leased = coalesce(string_to_array(x.call_counts, ',')::int[], p.call_leased),
-            call_slot_at = coalesce(x.call_slot, p.call_slot_at)
+            call_slot_at = x.call_slot, call_slot_calls = x.call_slot_calls
         from unnest(@pacing_campaigns::uuid[], @pacing_days::date[], @pacing_counts::int[], @pacing_call_ats::text[], @pacing_call_counts::text[],
-                    @pacing_call_slots::timestamptz[])
-             as x (campaign_id, day, count, call_ats, call_counts, call_slot)
+                    @pacing_call_slots::timestamptz[], @pacing_call_slot_calls::int[])
+             as x (campaign_id, day, count, call_ats, call_counts, call_slot, call_slot_calls)
         where p.campaign_id = x.campaign_id
         """;
 
