@@ -50,6 +50,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         /// </summary>
         private const double HeldWindowSpacing = 1.02;
 
+        /// <summary>How soon (a share of the window) the window must free for a held call to wait just for that.</summary>
+        private const double AlmostFree = 0.1;
+
         /// <summary>The latest window given to calls the rate held back, and how many it holds so far (up to the rate's calls).</summary>
         public DateTimeOffset? CallSlotAt { get; set; }
 
@@ -71,6 +74,14 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 return true;
             }
             var windowFrees = CallWindow.Count > 0 ? CallWindow.Min(entry => entry.At) + rate.Window : now + rate.Window;
+            // Calls that came due a moment before the previous window's calls left the window (those were leased late) wait
+            // for that moment only, rather than behind every window already given out.
+            if (windowFrees - now <= rate.Window * AlmostFree)
+            {
+                slot = windowFrees;
+                Touched = true;
+                return false;
+            }
             if (CallSlotAt is not { } latest || latest < windowFrees)
                 (CallSlotAt, CallSlotCalls) = (windowFrees, 0);
             else if (CallSlotCalls >= rate.Calls)
