@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CampaignSlices.Api.Dispatch;
 using Dapper;
 
 namespace CampaignSlices.Benchmarks;
@@ -39,7 +40,7 @@ public static class CallRateBenchmark
                     await LaunchVoiceAsync(environment, services[0], rate, (int)Math.Ceiling(rate * (seconds + 5)) + 20, 1);
                     var run = await LeaseForAsync(services, seconds);
                     var achieved = run.CountFrom(run.First!.Value, seconds) / (double)seconds;
-                    var window = CallWindow(rate);
+                    var window = CampaignPlans.CallRate.Of(rate).Window;
                     lines.Add($"  attempts_per_second {rate,5}: achieved {achieved,8:F2}/s = {achieved / rate:P1} of the setting; " +
                               $"densest {window.TotalSeconds:F0} s window {run.Densest(window)} calls (cap {Math.Round(rate * window.TotalSeconds)}); " +
                               $"lease p50 {run.LeaseP50:F1} ms; peak RSS {string.Join(" / ", services.Select(s => $"{s.PeakRssMegabytes():F0} MiB"))}");
@@ -76,10 +77,6 @@ public static class CallRateBenchmark
                 await service.DisposeAsync();
         }
     }
-
-    /// <summary>The window the service keeps the rate over (see the dispatcher's docs): the shortest whole seconds in which it is a whole number.</summary>
-    private static TimeSpan CallWindow(double rate) =>
-        TimeSpan.FromSeconds(Enumerable.Range(1, 100).FirstOrDefault(s => rate * s >= 1 && Math.Abs(rate * s - Math.Round(rate * s)) < 1e-6, 100));
 
     private static readonly Guid User = Guid.NewGuid();
 

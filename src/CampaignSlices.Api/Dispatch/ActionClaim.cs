@@ -184,7 +184,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 deferred.Add((lead, allowed?.ToDateTimeOffset()));
                 continue;
             }
-            var campaignSenders = senders.GetValueOrDefault(lead.CampaignId) ?? [];
+            // A call connection added while the campaign was paused has no row yet: the claim adds it here.
+            if (!senders.TryGetValue(lead.CampaignId, out var campaignSenders))
+                senders[lead.CampaignId] = campaignSenders = [];
             if (lead.OpenActionId is { } openId)
             {
                 if (!openActions.TryGetValue(openId, out var open) || open.State is not ("leased" or "released"))
@@ -234,7 +236,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                     deferred.Add((lead, callFreeAt));
                     continue;
                 }
-                var (connectionId, phone, changed) = CallSender(plan, lead, senders.TryGetValue(lead.CampaignId, out var known) ? known : senders[lead.CampaignId] = []);
+                var (connectionId, phone, changed) = CallSender(plan, lead, campaignSenders);
                 counter.LeasedOnDay++;
                 created.Add(new NewAction(Guid.CreateVersion7(now), lead, lead.CurrentStep, lead.Attempt, DrawVariant(step), connectionId, phone, Guid.NewGuid(), changed));
                 continue;

@@ -153,8 +153,8 @@ public static class GetCampaignStats
         /// An estimate, not a promise: the later of (a) when the slowest lead could finish by its remaining step delays
         /// alone, moved into the schedule, and (b) the end of the allowed day on which the remaining actions are used up
         /// at the campaign's daily capacity (daily_limit, or what its senders can do under their account limits and
-        /// min_interval within the day's windows, or for calls what attempts_per_second allows in them, whichever is less). Null when nothing remains or no day in the coming
-        /// year has capacity.
+        /// min_interval within the day's windows, or for calls what attempts_per_second allows in them, whichever is
+        /// less). Null when nothing remains or no day in the coming year has capacity.
         /// </summary>
         private static DateTimeOffset? Estimate(CampaignPlans.Plan plan, Counts counts, List<SenderRow> senders, int leasedToday, DateTimeOffset now)
         {

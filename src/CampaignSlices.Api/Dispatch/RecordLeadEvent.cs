@@ -123,9 +123,10 @@ public static class RecordLeadEvent
             if (!found.HasLead)
                 return new LeadMissing(campaignId!.Value, rowNumber);
 
-            // An unsubscribe reaches the user's other campaigns holding the same email (trimmed, lower-cased, as duplicate_email compares).
+            // An unsubscribe reaches the user's other campaigns holding the same email (lower-cased by PostgreSQL, as duplicate_email
+            // compares; enrolled emails are trimmed already).
             var inPlay = CampaignStatusRules.LeadsInPlay.Select(status => status.ToWire()).ToArray();
-            var email = type == LeadEventType.Unsubscribed ? found.Email?.Trim(' ', '\t', '\r', '\n').ToLowerInvariant() : null;
+            var email = type == LeadEventType.Unsubscribed ? found.Email : null;
             var others = email is null ? [] : (await connection.QueryAsync<Guid>(new CommandDefinition(OtherCampaignsSql,
                 new { user_id = found.UserId, campaign_id = campaignId, email, in_play = inPlay }, transaction, cancellationToken: ct))).ToArray();
 
@@ -218,7 +219,7 @@ public static class RecordLeadEvent
     private const string ActionLeadSql = "select campaign_id, row_number from actions where action_id = @action_id";
 
     private const string TargetSql = """
-        select c.user_id, l.row_number is not null as has_lead, l.email
+        select c.user_id, l.row_number is not null as has_lead, lower(l.email) as email
         from campaigns c
         left join leads l on l.campaign_id = c.campaign_id and l.row_number = @row_number
         where c.campaign_id = @campaign_id
