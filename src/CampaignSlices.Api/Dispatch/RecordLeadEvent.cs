@@ -18,7 +18,7 @@ public static class RecordLeadEvent
     public const int MaxDetailLength = 2000;
 
     /// <summary>Addressed by the lead (campaign_id and row_number) or by the action the event follows (action_id), never both.</summary>
-    [RequiredProperties("type", "occurred_at")]
+    [RequiredProperties("type")]
     public sealed record Request
     {
         public Guid? CampaignId { get; init; }
@@ -74,8 +74,6 @@ public static class RecordLeadEvent
                     context.AddFailure("row_number", "row_number is 1 or more.");
                 if (lead.Type is null)
                     context.AddFailure("type", "type is required.");
-                if (lead.OccurredAt is null)
-                    context.AddFailure("occurred_at", "occurred_at is required: with the lead and the type it tells a repeated event from a new one.");
                 if (lead.Detail?.Length > MaxDetailLength)
                     context.AddFailure("detail", $"detail is at most {MaxDetailLength} characters.");
             });
@@ -102,8 +100,9 @@ public static class RecordLeadEvent
         {
             var request = command.Event;
             var type = request.Type!.Value;
-            var occurredAt = request.OccurredAt!.Value.ToUniversalTime();
             var now = clock.GetUtcNow();
+            // Without occurred_at the event happened when it is recorded (as an outcome's does), and is a new event.
+            var occurredAt = (request.OccurredAt ?? now).ToUniversalTime();
             await using var connection = await db.OpenConnectionAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
 

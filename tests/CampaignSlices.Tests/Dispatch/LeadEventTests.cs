@@ -174,6 +174,20 @@ public sealed class LeadEventTests(DispatchFactory api) : IClassFixture<Dispatch
         Assert.Equal(1, (int)(await GetAsync(user, campaignId))["processed_leads"]!);
     }
 
+    [Fact]
+    public async Task An_event_without_occurred_at_happened_when_it_was_recorded()
+    {
+        var (worker, _, campaignId, _) = await SentAsync();
+        var before = api.Clock.GetUtcNow();
+
+        var (status, answer) = await EventAsync(worker, new JsonObject { ["campaign_id"] = campaignId, ["row_number"] = 1, ["type"] = "opened" });
+
+        Assert.True(status == 200, answer.ToJsonString());
+        await using var db = await api.OpenDatabaseAsync();
+        var occurred = await db.QuerySingleAsync<DateTimeOffset>("select occurred_at from lead_events where campaign_id = @campaignId", new { campaignId });
+        Assert.InRange(occurred, before.AddMilliseconds(-1), api.Clock.GetUtcNow().AddMilliseconds(1));
+    }
+
     public static TheoryData<string, string> BadBodies => new()
     {
         { """{"type":"replied","occurred_at":"2026-03-02T10:15:00Z"}""", "action_id" },
@@ -184,7 +198,6 @@ public sealed class LeadEventTests(DispatchFactory api) : IClassFixture<Dispatch
         { """{"campaign_id":"{campaign}","row_number":"one","type":"replied","occurred_at":"2026-03-02T10:15:00Z"}""", "row_number" },
         { """{"campaign_id":"{campaign}","row_number":1,"type":"forwarded","occurred_at":"2026-03-02T10:15:00Z"}""", "type" },
         { """{"campaign_id":"{campaign}","row_number":1,"occurred_at":"2026-03-02T10:15:00Z"}""", "type" },
-        { """{"campaign_id":"{campaign}","row_number":1,"type":"replied"}""", "occurred_at" },
     };
 
     [Theory]
