@@ -54,6 +54,7 @@ public static class DispatchThroughputBenchmark
     {
         var campaigns = Option(args, "--campaigns", 2000);
         var leadsPerCampaign = Option(args, "--leads", 50);
+        var warmUpCampaigns = Option(args, "--warm-up", Math.Max(100, campaigns / 10));
         var replicaCounts = OptionText(args, "--replicas", "1,2").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
         var total = campaigns * leadsPerCampaign;
         var lines = new List<string>();
@@ -65,32 +66,40 @@ public static class DispatchThroughputBenchmark
             {
                 for (var i = 0; i < replicas; i++)
                     services.Add(await ServiceUnderTest.StartAsync(environment.ConnectionString));
-                var setUp = await Measure.TimeAsync(() => SetUpAsync(environment, services, campaigns, leadsPerCampaign));
-                Console.WriteLine($"{replicas} replica(s): {campaigns:N0} campaigns x {leadsPerCampaign} leads active, {total:N0} due ({setUp.TotalSeconds:F0} s to set up)");
+                // The warm-up campaigns are launched first, so their leads are due first and go before the measured ones.
+                var setUp = await Measure.TimeAsync(() => SetUpAsync(environment, services, [warmUpCampaigns, campaigns], leadsPerCampaign));
+                var warmUp = warmUpCampaigns * leadsPerCampaign;
+                Console.WriteLine($"{replicas} replica(s): {warmUpCampaigns:N0} + {campaigns:N0} campaigns x {leadsPerCampaign} leads active, " +
+                                  $"{warmUp:N0} + {total:N0} due ({setUp.TotalSeconds:F0} s to set up)");
 
                 await using var db = await environment.OpenAsync();
                 await db.ExecuteAsync(BareTable, commandTimeout: 0);
                 await db.ExecuteAsync("vacuum analyze leads, bare_leads, actions, campaign_senders, campaign_pacing, campaigns, dataset_rows;", commandTimeout: 0);
                 await db.ExecuteAsync("checkpoint;", commandTimeout: 0);
 
-                var bare = await RunLoopsAsync(environment, services, false, replicas, total, loop => BareLoopAsync(environment.ConnectionString, loop));
+                var bareWarmUp = await RunLoopsAsync(environment, services, false, replicas, warmUp, loop => BareLoopAsync(environment.ConnectionString, loop));
+                var bare = await RunLoopsAsync(environment, services, false, replicas, total + warmUp - bareWarmUp.Actions,
+                    loop => BareLoopAsync(environment.ConnectionString, loop));
                 await db.ExecuteAsync("checkpoint;", commandTimeout: 0);
-                var service = await RunLoopsAsync(environment, services, true, replicas, total, loop => WorkerLoopAsync(services[loop], loop));
+                var serviceWarmUp = await RunLoopsAsync(environment, services, true, replicas, warmUp, loop => WorkerLoopAsync(services[loop], loop));
+                var service = await RunLoopsAsync(environment, services, true, replicas, total + warmUp - serviceWarmUp.Actions,
+                    loop => WorkerLoopAsync(services[loop], loop));
 
                 var bareCompleted = await db.ExecuteScalarAsync<long>("select count(*) from bare_leads where status = 'completed'");
                 var leadsCompleted = await db.ExecuteScalarAsync<long>("select count(*) from leads where status = 'completed'");
                 var campaignsCompleted = await db.ExecuteScalarAsync<long>("select count(*) from campaigns where status = 'completed'");
-                if (bareCompleted != total || leadsCompleted != total)
-                    throw new InvalidOperationException($"completed: bare {bareCompleted:N0}, service {leadsCompleted:N0}, of {total:N0}");
+                if (bareCompleted != total + warmUp || leadsCompleted != total + warmUp)
+                    throw new InvalidOperationException($"completed: bare {bareCompleted:N0}, service {leadsCompleted:N0}, of {total + warmUp:N0}");
 
                 lines.Add($"dispatch-throughput: {total:N0} actions ({campaigns:N0} campaigns x {leadsPerCampaign} leads, {Aliases} aliases each), batches of {Batch}, " +
-                          $"{replicas} replica(s) / {replicas} loop(s) a side");
+                          $"{replicas} replica(s) / {replicas} loop(s) a side, after a warm-up of {warmUp:N0} actions a side");
+                lines.Add($"  warm-up: bare {bareWarmUp.ActionsPerSecond:F0} actions/s, service {serviceWarmUp.ActionsPerSecond:F0} actions/s (not counted)");
                 lines.Add($"  bare SQL  {bare}");
                 lines.Add($"  service   {service}");
                 lines.Add($"  ratio service / bare: {service.ActionsPerSecond / bare.ActionsPerSecond:F2} by actions/s, " +
                           $"{bare.CpuMicrosecondsPerAction / service.CpuMicrosecondsPerAction:F2} by CPU per action (bare / service)");
-                lines.Add($"  campaigns completed {campaignsCompleted:N0} of {campaigns:N0}; service peak RSS {string.Join(" / ", services.Select(s => $"{s.PeakRssMegabytes():F0} MiB"))}");
-                foreach (var line in lines[^5..])
+                lines.Add($"  campaigns completed {campaignsCompleted:N0} of {campaigns + warmUpCampaigns:N0}; service peak RSS {string.Join(" / ", services.Select(s => $"{s.PeakRssMegabytes():F0} MiB"))}");
+                foreach (var line in lines[^6..])
                     Console.WriteLine(line);
             }
             finally
@@ -105,22 +114,29 @@ public static class DispatchThroughputBenchmark
     }
 
     /// <summary>
-    /// Datasets and their rows straight into the tables (they are the dataset import's, measured apart); every campaign
-    /// created and launched through the API, spread over the replicas; then waits until all are active with every lead due.
+    /// Each round's campaigns, one round after the other: datasets and their rows straight into the tables (they are the
+    /// dataset import's, measured apart); every campaign created and launched through the API, spread over the replicas;
+    /// then waits until all so far are active with every lead due.
     /// </summary>
-    private static async Task SetUpAsync(BenchEnvironment environment, List<ServiceUnderTest> services, int campaigns, int leads)
+    private static async Task SetUpAsync(BenchEnvironment environment, List<ServiceUnderTest> services, int[] rounds, int leads)
+    {
+        for (var round = 0; round < rounds.Length; round++)
+            await SetUpRoundAsync(environment, services, rounds[round], rounds[..(round + 1)].Sum(), leads);
+    }
+
+    private static async Task SetUpRoundAsync(BenchEnvironment environment, List<ServiceUnderTest> services, int campaigns, int campaignsSoFar, int leads)
     {
         var user = Guid.NewGuid();
         var datasets = Enumerable.Range(0, campaigns).Select(_ => Guid.NewGuid()).ToArray();
         await using var db = await environment.OpenAsync();
         await db.ExecuteAsync("""
             insert into datasets (dataset_id, user_id, name, row_count, columns)
-            select d, @user, 'leads ' || i, @leads, '{email,first_name,last_name,company,linkedin_url,phone}'
+            select d, @user, 'leads ' || (@first + i), @leads, '{email,first_name,last_name,company,linkedin_url,phone}'
             from unnest(@datasets::uuid[]) with ordinality as x (d, i);
             insert into dataset_rows (dataset_id, row_number, email, first_name, last_name, company)
-            select d, n, 'lead' || i || '-' || n || '@example.com', 'First' || n, 'Last' || n, 'Company ' || i
+            select d, n, 'lead' || (@first + i) || '-' || n || '@example.com', 'First' || n, 'Last' || n, 'Company ' || (@first + i)
             from unnest(@datasets::uuid[]) with ordinality as x (d, i), generate_series(1, @leads) n;
-            """, new { user, datasets, leads }, commandTimeout: 0);
+            """, new { user, datasets, leads, first = campaignsSoFar - campaigns }, commandTimeout: 0);
 
         var clients = services.Select(s => s.ClientFor(user)).ToList();
         // A window around the time now, every day: the whole run is inside the schedule.
@@ -133,7 +149,7 @@ public static class DispatchThroughputBenchmark
             var body = new JsonObject
             {
                 ["dataset_id"] = datasets[i],
-                ["name"] = $"Dispatch {i}",
+                ["name"] = $"Dispatch {campaignsSoFar - campaigns + i}",
                 ["type"] = "email",
                 ["alias_ids"] = aliases.DeepClone(),
                 ["daily_limit"] = 10000,
@@ -162,10 +178,10 @@ public static class DispatchThroughputBenchmark
                 select (select count(*) from campaigns where status = 'active'),
                        (select count(*) from leads where channel = 'email' and status = 'pending' and next_action_at <= now())
                 """);
-            if (active == campaigns && due == (long)campaigns * leads)
+            if (active == campaignsSoFar && due == (long)campaignsSoFar * leads)
                 return;
             if (await db.ExecuteScalarAsync<long>("select count(*) from campaigns where status = 'failed'") > 0 || deadline.Elapsed > TimeSpan.FromMinutes(20))
-                throw new InvalidOperationException($"{active} of {campaigns} campaigns active, {due} leads due");
+                throw new InvalidOperationException($"{active} of {campaignsSoFar} campaigns active, {due} leads due");
             await Task.Delay(500);
         }
     }
