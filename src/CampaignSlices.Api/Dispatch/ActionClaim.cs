@@ -101,6 +101,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         public DateTimeOffset? LastLeasedAt { get; set; }
         public int Leads { get; set; }
         public bool Touched { get; set; }
+
+        /// <summary>Whether the row exists: read under the claim's lock, not added by the claim for a new call connection.</summary>
+        public bool Stored { get; init; }
     }
 
     private sealed record OpenAction(Guid ActionId, string State, DateTimeOffset? LeaseExpiresAt, int Step, int Attempt, string? Variant, string SenderId,
@@ -138,7 +141,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         Dictionary<Guid, Dictionary<string, SenderPacing>> senders;
         var openActions = new Dictionary<Guid, OpenAction>();
         await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(
-            openIds.Length == 0 ? LockPacingSql + LockSendersSql : LockPacingSql + LockSendersSql + LockOpenActionsSql,
+            DispatchPlans.Generic + LockPacingSql + LockSendersSql + (openIds.Length == 0 ? "" : LockOpenActionsSql),
             new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
         {
             pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased,
@@ -153,7 +156,10 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
                 .GroupBy(s => s.CampaignId)
                 .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
-                    s => new SenderPacing { SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads },
+                    s => new SenderPacing
+                    {
+                        SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads, Stored = true,
+                    },
                     StringComparer.Ordinal));
             if (openIds.Length > 0)
                 openActions = (await locked.ReadAsync<OpenAction>()).ToDictionary(a => a.ActionId);
@@ -420,18 +426,19 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             });
         }
         var touchedSenders = senders.SelectMany(c => c.Value.Values.Where(s => s.Touched).Select(s => (CampaignId: c.Key, Sender: s))).ToList();
-        if (touchedSenders.Count > 0)
+        // Rows the claim read are updated in place; an upsert would lock and write each of them twice.
+        foreach (var (stored, sql, prefix) in new[] { (true, UpdateSendersSql, "sender"), (false, InsertSendersSql, "new_sender") })
         {
-            statements.Add(SendersSql);
-            parameters.AddDynamicParams(new
-            {
-                sender_campaigns = touchedSenders.Select(s => s.CampaignId).ToArray(),
-                sender_ids = touchedSenders.Select(s => s.Sender.SenderId).ToArray(),
-                sender_days = touchedSenders.Select(s => s.Sender.Day).ToArray(),
-                sender_counts = touchedSenders.Select(s => s.Sender.LeasedOnDay).ToArray(),
-                sender_lasts = touchedSenders.Select(s => s.Sender.LastLeasedAt).ToArray(),
-                sender_leads = touchedSenders.Select(s => s.Sender.Leads).ToArray(),
-            });
+            var rows = touchedSenders.Where(s => s.Sender.Stored == stored).ToList();
+            if (rows.Count == 0)
+                continue;
+            statements.Add(sql);
+            parameters.Add($"{prefix}_campaigns", rows.Select(s => s.CampaignId).ToArray());
+            parameters.Add($"{prefix}_ids", rows.Select(s => s.Sender.SenderId).ToArray());
+            parameters.Add($"{prefix}_days", rows.Select(s => s.Sender.Day).ToArray());
+            parameters.Add($"{prefix}_counts", rows.Select(s => s.Sender.LeasedOnDay).ToArray());
+            parameters.Add($"{prefix}_lasts", rows.Select(s => s.Sender.LastLeasedAt).ToArray());
+            parameters.Add($"{prefix}_leads", rows.Select(s => s.Sender.Leads).ToArray());
         }
         var touchedPacing = pacing.Where(p => p.Value.Touched).ToList();
         if (touchedPacing.Count > 0)
@@ -530,16 +537,24 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
-    // An insert for a call connection that a voice config change added while the campaign was paused; the pacing row the
-    // claim holds keeps two claims from adding it at once.
-    private const string SendersSql = """
-        insert into campaign_senders (campaign_id, sender_id, channel, day, leased_on_day, last_leased_at, leads)
-        select x.campaign_id, x.sender_id, @channel, x.day, x.count, x.last, x.leads
+    private const string UpdateSendersSql = """
+        update campaign_senders s
+        set day = x.day, leased_on_day = x.count, last_leased_at = x.last, leads = x.leads
         from unnest(@sender_campaigns::uuid[], @sender_ids::text[], @sender_days::date[], @sender_counts::int[], @sender_lasts::timestamptz[],
                     @sender_leads::int[])
              as x (campaign_id, sender_id, day, count, last, leads)
-        on conflict (campaign_id, sender_id) do update
-        set day = excluded.day, leased_on_day = excluded.leased_on_day, last_leased_at = excluded.last_leased_at, leads = excluded.leads
+        where s.campaign_id = x.campaign_id and s.sender_id = x.sender_id
+        """;
+
+    // A call connection that a voice config change added while the campaign was paused; the pacing row the claim holds
+    // keeps two claims from adding it at once (a connection_id spelled like one of the campaign's other senders keeps that row).
+    private const string InsertSendersSql = """
+        insert into campaign_senders (campaign_id, sender_id, channel, day, leased_on_day, last_leased_at, leads)
+        select x.campaign_id, x.sender_id, @channel, x.day, x.count, x.last, x.leads
+        from unnest(@new_sender_campaigns::uuid[], @new_sender_ids::text[], @new_sender_days::date[], @new_sender_counts::int[],
+                    @new_sender_lasts::timestamptz[], @new_sender_leads::int[])
+             as x (campaign_id, sender_id, day, count, last, leads)
+        on conflict (campaign_id, sender_id) do nothing
         """;
 
     private const string PacingSql = """

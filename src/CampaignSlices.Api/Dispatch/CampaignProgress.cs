@@ -36,7 +36,7 @@ public static class CampaignProgress
     public static async Task<int> CompleteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[]? campaignIds,
         DateTimeOffset now, CancellationToken ct)
     {
-        var finished = (await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(CompleteSql, new
+        var finished = (await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(campaignIds is null ? CompleteAnySql : CompleteSql, new
         {
             ids = campaignIds,
             running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
@@ -66,11 +66,27 @@ public static class CampaignProgress
         where c.campaign_id = x.campaign_id;
         """;
 
+    // Apart from CompleteAnySql rather than one statement with "@ids is null or …": a prepared statement's plan then
+    // serves both cases, and for the outcome's few campaigns that was a scan of every campaign.
     private const string CompleteSql = """
         with finished as (
             select campaign_id, status
             from campaigns
-            where (@ids::uuid[] is null or campaign_id = any(@ids)) and status = any(@running) and processed_leads >= total_leads
+            where campaign_id = any(@ids) and status = any(@running) and processed_leads >= total_leads
+            for no key update skip locked
+        )
+        update campaigns c
+        set status = @completed, updated_at = @now
+        from finished f
+        where c.campaign_id = f.campaign_id
+        returning c.campaign_id, f.status
+        """;
+
+    private const string CompleteAnySql = """
+        with finished as (
+            select campaign_id, status
+            from campaigns
+            where status = any(@running) and processed_leads >= total_leads
             for no key update skip locked
         )
         update campaigns c

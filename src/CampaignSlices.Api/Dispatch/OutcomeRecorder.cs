@@ -122,7 +122,7 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         Dictionary<Guid, DateTimeOffset> versions;
         Dictionary<Guid, ActionRow> actions;
         Dictionary<(Guid, int), LeadRow> leads;
-        await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(LockCampaignsSql + LockActionsSql + LockLeadsSql,
+        await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(DispatchPlans.Generic + LockCampaignsSql + LockActionsSql + LockLeadsSql,
             new { ids }, transaction, cancellationToken: ct)))
         {
             versions = (await locked.ReadAsync<(Guid CampaignId, DateTimeOffset UpdatedAt)>()).ToDictionary(v => v.CampaignId, v => v.UpdatedAt);
