@@ -21,55 +21,66 @@ public static class BounceGuard
     /// <summary>What moved a campaign's counts: email actions closed as sent or bounced, and how many of them bounced.</summary>
     public readonly record struct Tally(int Closes, int Bounces);
 
-    /// <summary>Counts the email actions among <paramref name="closed"/> (campaign, channel, outcome as on the wire) that closed as sent or bounced.</summary>
-    public static Task CountClosesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        IEnumerable<(Guid CampaignId, string Channel, string Outcome)> closed, DateTimeOffset now, CancellationToken ct)
+    /// <summary>A campaign the guard paused, with the counts that paused it.</summary>
+    public sealed record Paused(Guid CampaignId, int Closes, int Bounces, double Percent);
+
+    /// <summary>The email actions among <paramref name="closed"/> (campaign, channel, outcome as on the wire) that closed as sent or bounced, by campaign.</summary>
+    public static IReadOnlyDictionary<Guid, Tally> Tallies(IEnumerable<(Guid CampaignId, string Channel, string Outcome)> closed)
     {
         var email = StepChannel.Email.ToWire();
         var (sent, bounced) = (ActionOutcome.Sent.ToWire(), ActionOutcome.Bounced.ToWire());
-        var tallies = closed.Where(close => close.Channel == email && (close.Outcome == sent || close.Outcome == bounced))
+        return closed.Where(close => close.Channel == email && (close.Outcome == sent || close.Outcome == bounced))
             .GroupBy(close => close.CampaignId)
             .ToDictionary(group => group.Key, group => new Tally(group.Count(), group.Count(close => close.Outcome == bounced)));
-        return CountAsync(connection, transaction, tallies, now, ct);
     }
 
-    /// <summary>Adds <paramref name="tallies"/> to the campaigns' counters, then pauses each active campaign that crossed its threshold.</summary>
-    public static async Task CountAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, Tally> tallies,
-        DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Adds to <paramref name="statements"/> the statement that adds <paramref name="tallies"/> to the campaigns' counters and
+    /// pauses each active campaign that crossed its threshold, answering the <see cref="Paused"/>; false when nothing moved.
+    /// </summary>
+    public static bool AddCount(IReadOnlyDictionary<Guid, Tally> tallies, List<string> statements, DynamicParameters parameters)
     {
         var moved = tallies.Where(tally => tally.Value.Closes > 0 || tally.Value.Bounces > 0).OrderBy(tally => tally.Key).ToList();
         if (moved.Count == 0)
-            return;
-        var paused = await connection.QueryAsync<(Guid CampaignId, int Closes, int Bounces, double Percent)>(new CommandDefinition(CountSql, new
+            return false;
+        statements.Add(CountSql);
+        parameters.AddDynamicParams(new
         {
-            campaigns = moved.Select(tally => tally.Key).ToArray(),
-            closes = moved.Select(tally => tally.Value.Closes).ToArray(),
-            bounces = moved.Select(tally => tally.Value.Bounces).ToArray(),
-            minimum = MinimumCloses,
-            active = CampaignStatusRules.From(CampaignStatus.Paused, CampaignEventType.BounceRateExceeded),
-            paused = CampaignStatus.Paused.ToWire(),
-            reason = BounceRateExceeded,
-            now,
-        }, transaction, cancellationToken: ct));
+            bounce_campaigns = moved.Select(tally => tally.Key).ToArray(),
+            bounce_closes = moved.Select(tally => tally.Value.Closes).ToArray(),
+            bounce_bounces = moved.Select(tally => tally.Value.Bounces).ToArray(),
+            bounce_minimum = MinimumCloses,
+            bounce_active = CampaignStatusRules.From(CampaignStatus.Paused, CampaignEventType.BounceRateExceeded),
+            bounce_paused = CampaignStatus.Paused.ToWire(),
+            bounce_reason = BounceRateExceeded,
+        });
+        return true;
+    }
+
+    /// <summary>The status-change event (and its webhook) of each campaign the guard paused.</summary>
+    public static async Task RecordPausedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Paused> paused,
+        DateTimeOffset now, CancellationToken ct)
+    {
         var change = CampaignStatusRules.Change(CampaignStatus.Active, CampaignStatus.Paused, CampaignEventType.BounceRateExceeded);
-        foreach (var (campaignId, closes, bounces, percent) in paused)
-            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct,
-                reason: BounceRateExceeded, details: new { email_closes = closes, email_bounces = bounces, bounce_pause_percent = percent });
+        foreach (var campaign in paused)
+            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaign.CampaignId, change, CampaignEvents.BySystem, now, ct,
+                reason: BounceRateExceeded,
+                details: new { email_closes = campaign.Closes, email_bounces = campaign.Bounces, bounce_pause_percent = campaign.Percent });
     }
 
     // The share compared as bounces * 100 >= percent * closes in numeric (the percent's decimal digits exactly), so that exactly the threshold pauses.
     private const string CountSql = """
         with counted as (
             insert into campaign_email_counts as t (campaign_id, closes, bounces)
-            select * from unnest(@campaigns::uuid[], @closes::int[], @bounces::int[])
+            select * from unnest(@bounce_campaigns::uuid[], @bounce_closes::int[], @bounce_bounces::int[])
             on conflict (campaign_id) do update set closes = t.closes + excluded.closes, bounces = t.bounces + excluded.bounces
             returning t.campaign_id, t.closes, t.bounces
         )
         update campaigns c
-        set status = @paused, paused_reason = @reason, updated_at = @now
+        set status = @bounce_paused, paused_reason = @bounce_reason, updated_at = @now
         from counted x
-        where c.campaign_id = x.campaign_id and c.status = any(@active) and c.bounce_pause_percent is not null
-          and x.closes >= @minimum and x.bounces * 100::numeric >= c.bounce_pause_percent::numeric * x.closes
-        returning c.campaign_id, x.closes, x.bounces, c.bounce_pause_percent
+        where c.campaign_id = x.campaign_id and c.status = any(@bounce_active) and c.bounce_pause_percent is not null
+          and x.closes >= @bounce_minimum and x.bounces * 100::numeric >= c.bounce_pause_percent::numeric * x.closes
+        returning c.campaign_id, x.closes, x.bounces, c.bounce_pause_percent as percent
         """;
 }

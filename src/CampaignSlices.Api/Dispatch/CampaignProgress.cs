@@ -11,25 +11,45 @@ namespace CampaignSlices.Api.Dispatch;
 /// </summary>
 public static class CampaignProgress
 {
-    /// <summary>Adds leads that left play (completed, stopped, failed) to their campaigns' processed_leads, then completes the finished.</summary>
-    public static async Task AddProcessedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
-        DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Adds leads that left play (completed, stopped, failed) to their campaigns' processed_leads and completes the finished;
+    /// adds email closes and bounces to the campaigns' counters and pauses those over their threshold (<see cref="BounceGuard"/>).
+    /// The <paramref name="leading"/> statements (writes returning no rows, with their values in <paramref name="parameters"/>)
+    /// go first, in the same round trip.
+    /// </summary>
+    public static async Task MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
+        IReadOnlyDictionary<Guid, BounceGuard.Tally> tallies, DateTimeOffset now, CancellationToken ct,
+        IReadOnlyList<string>? leading = null, DynamicParameters? parameters = null)
     {
+        var statements = new List<string>(leading ?? []);
+        parameters ??= new DynamicParameters();
+        parameters.Add("now", now);
         var moved = processed.Where(p => p.Value > 0).OrderBy(p => p.Key).ToList();
-        if (moved.Count == 0)
-            return;
-        // The counters moved and the finished completed in one round trip: the second statement sees the first's counts.
-        var campaigns = moved.Select(p => p.Key).ToArray();
-        var finished = await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(AddProcessedSql + CompleteSql, new
+        if (moved.Count > 0)
         {
-            campaigns,
-            counts = moved.Select(p => p.Value).ToArray(),
-            ids = campaigns,
-            running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
-            completed = CampaignStatus.Completed.ToWire(),
-            now,
-        }, transaction, cancellationToken: ct));
-        await RecordCompletedAsync(connection, transaction, [.. finished], now, ct);
+            // The counters moved, then the finished completed: the second statement sees the first's counts.
+            statements.Add(AddProcessedSql);
+            statements.Add(CompleteSql);
+            parameters.Add("progress_campaigns", moved.Select(p => p.Key).ToArray());
+            parameters.Add("progress_counts", moved.Select(p => p.Value).ToArray());
+            parameters.Add("running", CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed));
+            parameters.Add("completed", CampaignStatus.Completed.ToWire());
+        }
+        var counted = BounceGuard.AddCount(tallies, statements, parameters);
+        if (statements.Count == 0)
+            return;
+        List<(Guid CampaignId, string Status)> finished = [];
+        List<BounceGuard.Paused> paused = [];
+        await using (var results = await connection.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction,
+            cancellationToken: ct)))
+        {
+            if (moved.Count > 0)
+                finished = [.. await results.ReadAsync<(Guid CampaignId, string Status)>()];
+            if (counted)
+                paused = [.. await results.ReadAsync<BounceGuard.Paused>()];
+        }
+        await RecordCompletedAsync(connection, transaction, finished, now, ct);
+        await BounceGuard.RecordPausedAsync(connection, transaction, paused, now, ct);
     }
 
     /// <summary>Every running campaign among <paramref name="campaignIds"/> (all when null) whose leads are all done becomes completed.</summary>
@@ -38,7 +58,7 @@ public static class CampaignProgress
     {
         var finished = (await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(campaignIds is null ? CompleteAnySql : CompleteSql, new
         {
-            ids = campaignIds,
+            progress_campaigns = campaignIds,
             running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
             completed = CampaignStatus.Completed.ToWire(),
             now,
@@ -62,8 +82,8 @@ public static class CampaignProgress
     private const string AddProcessedSql = """
         update campaigns c
         set processed_leads = c.processed_leads + x.count
-        from unnest(@campaigns::uuid[], @counts::int[]) as x (campaign_id, count)
-        where c.campaign_id = x.campaign_id;
+        from unnest(@progress_campaigns::uuid[], @progress_counts::int[]) as x (campaign_id, count)
+        where c.campaign_id = x.campaign_id
         """;
 
     // Apart from CompleteAnySql rather than one statement with "@ids is null or …": a prepared statement's plan then
@@ -72,7 +92,7 @@ public static class CampaignProgress
         with finished as (
             select campaign_id, status
             from campaigns
-            where campaign_id = any(@ids) and status = any(@running) and processed_leads >= total_leads
+            where campaign_id = any(@progress_campaigns) and status = any(@running) and processed_leads >= total_leads
             for no key update skip locked
         )
         update campaigns c

@@ -137,11 +137,11 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         foreach (var report in reports)
             results.Add(Apply(report, actions, leads, campaignPlans, processed, now));
 
-        // The actions closed and their leads moved, in one round trip.
+        // The actions closed, their leads moved and their campaigns' counters, in one round trip.
         var closed = actions.Values.Where(a => a.Closing is not null).ToList();
         var changed = leads.Values.Where(l => l.Changed).ToList();
         var writes = new List<string>();
-        var parameters = new DynamicParameters(new { now });
+        var parameters = new DynamicParameters();
         if (closed.Count > 0)
         {
             writes.Add(CloseActionsSql);
@@ -174,10 +174,8 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
                 lead_outcomes = changed.Select(l => l.LastOutcome).ToArray(),
             });
         }
-        if (writes.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", writes), parameters, transaction, cancellationToken: ct));
-        await CampaignProgress.AddProcessedAsync(connection, transaction, processed, now, ct);
-        await BounceGuard.CountClosesAsync(connection, transaction, closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!)), now, ct);
+        await CampaignProgress.MoveAsync(connection, transaction, processed, BounceGuard.Tallies(closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!))),
+            now, ct, writes, parameters);
         await transaction.CommitAsync(ct);
         foreach (var action in closed)
             metrics.Recorded(action.Channel, action.Outcome!);
