@@ -210,7 +210,8 @@ public static class CampaignApiBenchmark
         {
             var properties = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file)))!["runtimeOptions"]!["configProperties"]!.AsObject();
             return new SortedDictionary<string, string>(properties
-                .Where(p => p.Key.StartsWith("System.GC.", StringComparison.Ordinal) || p.Key.StartsWith("System.Runtime.Tiered", StringComparison.Ordinal))
+                .Where(p => p.Key.StartsWith("System.GC.", StringComparison.Ordinal) || p.Key.StartsWith("System.Runtime.Tiered", StringComparison.Ordinal)
+                            || p.Key.StartsWith("System.Threading.", StringComparison.Ordinal))
                 .ToDictionary(p => p.Key, p => p.Value!.ToJsonString()));
         }
         var service = Settings("CampaignSlices.Api.runtimeconfig.json");
