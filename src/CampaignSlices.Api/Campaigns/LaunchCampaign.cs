@@ -162,10 +162,14 @@ public static class LaunchCampaign
             parameters.Add("zone_ids", zones);
             parameters.Add("zone_dues", dues);
             var launchedChange = CampaignStatusRules.Change(campaign.Status, CampaignStatus.Active, CampaignEventType.Launched);
+            // Leads already there (none, unless a run was forced back to launching) plus those inserted: counting the
+            // campaign's leads after the insert was a scan of every new lead.
+            var before = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+                "select count(*) from leads where campaign_id = @campaignId", new { campaignId }, transaction, cancellationToken: ct));
             var enrolled = await connection.ExecuteAsync(new CommandDefinition(checkedRows + EnrollSql, parameters, transaction,
                 commandTimeout: 0, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(ActivateSql,
-                new { campaignId, to = launchedChange.To.ToWire(), now }, transaction, cancellationToken: ct));
+                new { campaignId, to = launchedChange.To.ToWire(), now, total = before + enrolled }, transaction, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition(PacingSql, new
             {
                 campaignId,
@@ -240,7 +244,7 @@ public static class LaunchCampaign
 
     private const string ActivateSql = """
         update campaigns c
-        set status = @to, total_leads = (select count(*) from leads l where l.campaign_id = c.campaign_id),
+        set status = @to, total_leads = @total,
             launched_at = @now, updated_at = @now
         where c.campaign_id = @campaignId
         """;

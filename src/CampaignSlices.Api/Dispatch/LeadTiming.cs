@@ -62,10 +62,13 @@ public static class LeadTiming
         return retimed;
     }
 
+    // A row's attributes hold a timezone only when its dataset has that column: without one (the uncorrelated
+    // exists is checked once, before the scan) the dataset's rows are not read at all.
     private const string DistinctZonesSql = """
         select distinct nullif(btrim(attributes ->> 'timezone', E' \t\r\n'), '')
         from dataset_rows
         where dataset_id = @dataset_id and attributes ? 'timezone'
+          and exists (select from datasets d where d.dataset_id = @dataset_id and 'timezone' = any(d.columns))
         """;
 
     /// <summary>
