@@ -86,27 +86,17 @@ public static class CampaignProgress
         where c.campaign_id = x.campaign_id
         """;
 
-    // Apart from CompleteAnySql rather than one statement with "@ids is null or …": a prepared statement's plan then
-    // serves both cases, and for the outcome's few campaigns that was a scan of every campaign.
-    private const string CompleteSql = """
-        with finished as (
-            select campaign_id, status
-            from campaigns
-            where campaign_id = any(@progress_campaigns) and status = any(@running) and processed_leads >= total_leads
-            for no key update skip locked
-        )
-        update campaigns c
-        set status = @completed, updated_at = @now
-        from finished f
-        where c.campaign_id = f.campaign_id
-        returning c.campaign_id, f.status
-        """;
+    // Two statements rather than one with "@ids is null or …": a prepared statement's plan then serves both cases, and
+    // for the outcome's few campaigns that was a scan of every campaign.
+    private static readonly string CompleteSql = Complete("campaign_id = any(@progress_campaigns) and ");
 
-    private const string CompleteAnySql = """
+    private static readonly string CompleteAnySql = Complete("");
+
+    private static string Complete(string among) => $"""
         with finished as (
             select campaign_id, status
             from campaigns
-            where status = any(@running) and processed_leads >= total_leads
+            where {among}status = any(@running) and processed_leads >= total_leads
             for no key update skip locked
         )
         update campaigns c
