@@ -114,6 +114,10 @@ public static class PatchCampaign
                 if (callRateChanged)
                     await connection.ExecuteAsync(new CommandDefinition(ForgetCallSlotsSql, new { campaign_id = command.CampaignId }, transaction,
                         cancellationToken: ct));
+                // The slots senders gave held leads were spaced by the old limits: the re-timed leads take new ones.
+                if (scheduleChanged)
+                    await connection.ExecuteAsync(new CommandDefinition(ForgetHeldSlotsSql, new { campaign_id = command.CampaignId }, transaction,
+                        cancellationToken: ct));
                 var retimed = await LeadTiming.RetimeAsync(connection, transaction, command.CampaignId, Schedule.FromCampaign(saved), now, ct);
                 if (scheduleChanged)
                     await CampaignEvents.RecordUpdateAsync(connection, transaction, command.CampaignId, CampaignEventType.ScheduleChanged, current.Status,
@@ -139,4 +143,6 @@ public static class PatchCampaign
         """;
 
     private const string ForgetCallSlotsSql = "update campaign_pacing set call_slot_at = null, call_slot_calls = 0 where campaign_id = @campaign_id";
+
+    private const string ForgetHeldSlotsSql = "update campaign_senders set held_until = null where campaign_id = @campaign_id";
 }

@@ -104,6 +104,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
 
         /// <summary>Whether the row exists: read under the claim's lock, not added by the claim for a new call connection.</summary>
         public bool Stored { get; init; }
+
+        /// <summary>The latest slot this sender gave to a lead it held back (see <see cref="HeldSlot"/>).</summary>
+        public DateTimeOffset? HeldUntil { get; set; }
     }
 
     private sealed record OpenAction(Guid ActionId, string State, DateTimeOffset? LeaseExpiresAt, int Step, int Attempt, string? Variant, string SenderId,
@@ -153,12 +156,14 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                     CallSlotAt = p.CallSlotAt,
                     CallSlotCalls = p.CallSlotCalls,
                 });
-            senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads)>())
+            senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads,
+                    DateTimeOffset? HeldUntil)>())
                 .GroupBy(s => s.CampaignId)
                 .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
                     s => new SenderPacing
                     {
                         SenderId = s.SenderId, Day = s.Day, LeasedOnDay = s.LeasedOnDay, LastLeasedAt = s.LastLeasedAt, Leads = s.Leads, Stored = true,
+                        HeldUntil = s.HeldUntil,
                     },
                     StringComparer.Ordinal));
             if (openIds.Length > 0)
@@ -254,9 +259,9 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             var free = pool.Where(s => s is not null && Available(s, plan, today, now)).ToList();
             if (free.Count == 0)
             {
-                // Every sender it may use is known here and busy: wait for the first to be free. Some held by another claim: leave it.
+                // Every sender it may use is known here and busy: wait for a slot of theirs. Some held by another claim: leave it.
                 if (pool.All(s => s is not null))
-                    deferred.Add((lead, pool.Min(s => FreeAt(s!, plan, today, instant))));
+                    deferred.Add((lead, HeldSlot(pool!, plan, today, instant, now)));
                 continue;
             }
             var sender = free.MinBy(s => s!.Leads)!;
@@ -330,6 +335,39 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
     }
 
     private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>
+    /// Held leads' slots of one sender follow each other 2 % wider than min_interval: a slot's lead is leased a little
+    /// after its slot, by however late the worker's next poll comes, and slots exactly one interval apart would find
+    /// the sender still paced now and then.
+    /// </summary>
+    private const double HeldSlotSpacing = 1.02;
+
+    /// <summary>How soon (a share of min_interval) a sender must free for a held lead to wait just for that.</summary>
+    private const double AlmostFree = 0.1;
+
+    /// <summary>
+    /// When a lead that every sender it may use holds back is due again. A sender that frees within a tenth of
+    /// min_interval: then. Else the sender whose next slot comes first gives it that slot: the sender's free moment, or
+    /// one spacing after the last slot it gave, whichever is later. So held leads come due one by one as their senders
+    /// free, each written once, instead of all at the next free moment and again at every one after it.
+    /// </summary>
+    private static DateTimeOffset HeldSlot(IReadOnlyList<SenderPacing> pool, CampaignPlans.Plan plan, DateOnly today, Instant now, DateTimeOffset at)
+    {
+        var soonest = pool.Min(sender => FreeAt(sender, plan, today, now));
+        if (plan.MinInterval <= TimeSpan.Zero || soonest - at <= plan.MinInterval * AlmostFree)
+            return soonest;
+        var (chosen, slot) = pool.Select(sender => (Sender: sender, Slot: NextSlot(sender))).MinBy(option => option.Slot);
+        chosen.HeldUntil = slot;
+        chosen.Touched = true;
+        return slot;
+
+        DateTimeOffset NextSlot(SenderPacing sender)
+        {
+            var free = FreeAt(sender, plan, today, now);
+            return sender.HeldUntil is { } last ? Later(free, last + plan.MinInterval * HeldSlotSpacing) : free;
+        }
+    }
 
     /// <summary>A variant by the weights (they sum to 100); none when the step has no variants.</summary>
     private static string? DrawVariant(CampaignStep step)
@@ -439,6 +477,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
             parameters.Add($"{prefix}_counts", rows.Select(s => s.Sender.LeasedOnDay).ToArray());
             parameters.Add($"{prefix}_lasts", rows.Select(s => s.Sender.LastLeasedAt).ToArray());
             parameters.Add($"{prefix}_leads", rows.Select(s => s.Sender.Leads).ToArray());
+            parameters.Add($"{prefix}_helds", rows.Select(s => s.Sender.HeldUntil).ToArray());
         }
         var touchedPacing = pacing.Where(p => p.Value.Touched).ToList();
         if (touchedPacing.Count > 0)
@@ -491,7 +530,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
     // Only the senders of campaigns whose pacing row this claim holds (the statement before locked them; locking them
     // again here finds the same rows): two claims splitting a campaign's counter and its senders would both lease nothing.
     private const string LockSendersSql = """
-        select campaign_id, sender_id, day, leased_on_day, last_leased_at, leads
+        select campaign_id, sender_id, day, leased_on_day, last_leased_at, leads, held_until
         from campaign_senders
         where channel = @channel
           and campaign_id in (select campaign_id from campaign_pacing where campaign_id = any(@ids) for update skip locked)
@@ -539,21 +578,21 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
 
     private const string UpdateSendersSql = """
         update campaign_senders s
-        set day = x.day, leased_on_day = x.count, last_leased_at = x.last, leads = x.leads
+        set day = x.day, leased_on_day = x.count, last_leased_at = x.last, leads = x.leads, held_until = x.held
         from unnest(@sender_campaigns::uuid[], @sender_ids::text[], @sender_days::date[], @sender_counts::int[], @sender_lasts::timestamptz[],
-                    @sender_leads::int[])
-             as x (campaign_id, sender_id, day, count, last, leads)
+                    @sender_leads::int[], @sender_helds::timestamptz[])
+             as x (campaign_id, sender_id, day, count, last, leads, held)
         where s.campaign_id = x.campaign_id and s.sender_id = x.sender_id
         """;
 
     // A call connection that a voice config change added while the campaign was paused; the pacing row the claim holds
     // keeps two claims from adding it at once (a connection_id spelled like one of the campaign's other senders keeps that row).
     private const string InsertSendersSql = """
-        insert into campaign_senders (campaign_id, sender_id, channel, day, leased_on_day, last_leased_at, leads)
-        select x.campaign_id, x.sender_id, @channel, x.day, x.count, x.last, x.leads
+        insert into campaign_senders (campaign_id, sender_id, channel, day, leased_on_day, last_leased_at, leads, held_until)
+        select x.campaign_id, x.sender_id, @channel, x.day, x.count, x.last, x.leads, x.held
         from unnest(@new_sender_campaigns::uuid[], @new_sender_ids::text[], @new_sender_days::date[], @new_sender_counts::int[],
-                    @new_sender_lasts::timestamptz[], @new_sender_leads::int[])
-             as x (campaign_id, sender_id, day, count, last, leads)
+                    @new_sender_lasts::timestamptz[], @new_sender_leads::int[], @new_sender_helds::timestamptz[])
+             as x (campaign_id, sender_id, day, count, last, leads, held)
         on conflict (campaign_id, sender_id) do nothing
         """;
 

@@ -111,4 +111,52 @@ public sealed class LimitTests
         Assert.NotEqual((int)first["row_number"]!, (int)second["row_number"]!);
         Assert.Empty(await LeaseAsync(worker));
     }
+
+    [Fact]
+    public async Task Leads_a_sender_holds_back_come_due_one_slot_apart_and_a_limits_patch_gives_them_new_slots()
+    {
+        await using var api = await StartAsync();
+        var userId = Guid.NewGuid();
+        var user = api.ClientFor(userId);
+        var worker = api.WorkerClient();
+        var datasetId = await SeedCompleteLeadsAsync(api, userId, 5);
+        var body = Email(datasetId).AlwaysOpen(api.Clock).With("alias_ids", new JsonArray("a-1")).With("min_interval_seconds", 60);
+        var campaignId = await LaunchAsync(api, user, userId, body);
+
+        var first = Assert.Single(await LeaseAsync(worker));
+        var leasedAt = api.Clock.GetUtcNow();
+        Assert.Empty(await LeaseAsync(worker));
+        // The four waiting leads took the sender's slots in turn: its free moment, then 2 % more than the interval apart;
+        // another claim leaves them where they are.
+        var slots = await WaitingDuesAsync(api, campaignId);
+        Assert.Equal(4, slots.Count);
+        Assert.InRange(slots[0] - leasedAt, TimeSpan.FromSeconds(59), TimeSpan.FromSeconds(61));
+        for (var i = 1; i < slots.Count; i++)
+            Assert.Equal(TimeSpan.FromSeconds(61.2), slots[i] - slots[i - 1]);
+        Assert.Empty(await LeaseAsync(worker));
+        Assert.Equal(slots, await WaitingDuesAsync(api, campaignId));
+
+        // Each slot's lead goes when its slot comes, one at a time.
+        api.Clock.Advance(slots[0] - api.Clock.GetUtcNow());
+        var second = Assert.Single(await LeaseAsync(worker));
+        Assert.NotEqual((int)first["row_number"]!, (int)second["row_number"]!);
+        Assert.Empty(await LeaseAsync(worker));
+        api.Clock.Advance(slots[1] - api.Clock.GetUtcNow());
+        Assert.Single(await LeaseAsync(worker));
+        Assert.Empty(await LeaseAsync(worker));
+
+        // A new interval re-times the waiting leads at once; the next claim spaces them by it.
+        await PatchAsync(user, campaignId, new JsonObject { ["min_interval_seconds"] = 120 });
+        var patchedAt = api.Clock.GetUtcNow();
+        Assert.Empty(await LeaseAsync(worker));
+        var respaced = await WaitingDuesAsync(api, campaignId);
+        Assert.Equal(2, respaced.Count);
+        Assert.InRange(respaced[0] - patchedAt, TimeSpan.FromSeconds(110), TimeSpan.FromSeconds(121));
+        Assert.Equal(TimeSpan.FromSeconds(122.4), respaced[1] - respaced[0]);
+    }
+
+    /// <summary>The due times of a campaign's leads that wait without an action, earliest first.</summary>
+    private static async Task<List<DateTimeOffset>> WaitingDuesAsync(DispatchFactory api, Guid campaignId) =>
+        [.. (await LeadsAsync(api, campaignId)).Values.Where(lead => lead.OpenActionId is null && lead.NextActionAt is not null)
+            .Select(lead => lead.NextActionAt!.Value).Order()];
 }
