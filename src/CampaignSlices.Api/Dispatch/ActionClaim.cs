@@ -354,19 +354,16 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
     /// </summary>
     private static DateTimeOffset HeldSlot(IReadOnlyList<SenderPacing> pool, CampaignPlans.Plan plan, DateOnly today, Instant now, DateTimeOffset at)
     {
-        var soonest = pool.Min(sender => FreeAt(sender, plan, today, now));
+        var options = pool.Select(sender => (Sender: sender, Free: FreeAt(sender, plan, today, now))).ToList();
+        var soonest = options.Min(option => option.Free);
         if (plan.MinInterval <= TimeSpan.Zero || soonest - at <= plan.MinInterval * AlmostFree)
             return soonest;
-        var (chosen, slot) = pool.Select(sender => (Sender: sender, Slot: NextSlot(sender))).MinBy(option => option.Slot);
+        var (chosen, slot) = options
+            .Select(option => (option.Sender, Slot: option.Sender.HeldUntil is { } last ? Later(option.Free, last + plan.MinInterval * HeldSlotSpacing) : option.Free))
+            .MinBy(option => option.Slot);
         chosen.HeldUntil = slot;
         chosen.Touched = true;
         return slot;
-
-        DateTimeOffset NextSlot(SenderPacing sender)
-        {
-            var free = FreeAt(sender, plan, today, now);
-            return sender.HeldUntil is { } last ? Later(free, last + plan.MinInterval * HeldSlotSpacing) : free;
-        }
     }
 
     /// <summary>A variant by the weights (they sum to 100); none when the step has no variants.</summary>

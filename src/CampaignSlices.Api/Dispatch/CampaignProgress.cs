@@ -18,11 +18,10 @@ public static class CampaignProgress
     /// go first, in the same round trip.
     /// </summary>
     public static async Task MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
-        IReadOnlyDictionary<Guid, BounceGuard.Tally> tallies, DateTimeOffset now, CancellationToken ct,
-        IReadOnlyList<string>? leading = null, DynamicParameters? parameters = null)
+        IReadOnlyDictionary<Guid, BounceGuard.Tally> tallies, DateTimeOffset now, IReadOnlyList<string> leading, DynamicParameters parameters,
+        CancellationToken ct)
     {
-        var statements = new List<string>(leading ?? []);
-        parameters ??= new DynamicParameters();
+        var statements = new List<string>(leading);
         parameters.Add("now", now);
         var moved = processed.Where(p => p.Value > 0).OrderBy(p => p.Key).ToList();
         if (moved.Count > 0)

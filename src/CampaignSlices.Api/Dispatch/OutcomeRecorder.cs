@@ -175,7 +175,7 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
             });
         }
         await CampaignProgress.MoveAsync(connection, transaction, processed, BounceGuard.Tallies(closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!))),
-            now, ct, writes, parameters);
+            now, writes, parameters, ct);
         await transaction.CommitAsync(ct);
         foreach (var action in closed)
             metrics.Recorded(action.Channel, action.Outcome!);
