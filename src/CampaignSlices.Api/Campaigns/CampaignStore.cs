@@ -43,8 +43,14 @@ public static class CampaignStore
     public static async Task<List<Campaign>> ReadAllAsync(NpgsqlConnection connection, CommandDefinition command)
     {
         await using var reader = await connection.ExecuteReaderAsync(command);
+        return await ReadRowsAsync(reader, command.CancellationToken);
+    }
+
+    /// <summary>The campaign rows of the reader's current result (a batch's statement selecting <see cref="Columns"/>).</summary>
+    public static async Task<List<Campaign>> ReadRowsAsync(DbDataReader reader, CancellationToken ct)
+    {
         var campaigns = new List<Campaign>();
-        while (await reader.ReadAsync(command.CancellationToken))
+        while (await reader.ReadAsync(ct))
             campaigns.Add(Read(reader));
         return campaigns;
     }

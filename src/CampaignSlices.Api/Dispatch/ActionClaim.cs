@@ -136,19 +136,25 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
         }
 
         var campaignIds = candidates.Select(c => c.CampaignId).Distinct().ToArray();
-        var campaignPlans = await plans.GetAsync(connection, transaction,
-            candidates.GroupBy(c => c.CampaignId).ToDictionary(g => g.Key, g => g.First().UpdatedAt), ct);
-        // The counters, the senders of the campaigns whose counter this claim holds, and any action offered again, locked in one round trip.
+        var (campaignPlans, missingPlans) = plans.Find(candidates.GroupBy(c => c.CampaignId).ToDictionary(g => g.Key, g => g.First().UpdatedAt));
+        // The plans not known yet, the counters, the senders of the campaigns whose counter this claim holds, and any action
+        // offered again, read and locked in one round trip.
         var openIds = candidates.Where(c => c.OpenActionId is not null).Select(c => c.OpenActionId!.Value).ToArray();
         Dictionary<Guid, Pacing> pacing;
         Dictionary<Guid, Dictionary<string, SenderPacing>> senders;
         var openActions = new Dictionary<Guid, OpenAction>();
-        await using (var locked = await connection.QueryMultipleAsync(new CommandDefinition(
-            DispatchPlans.Generic + LockPacingSql + LockSendersSql + (openIds.Length == 0 ? "" : LockOpenActionsSql),
-            new { ids = campaignIds, channel, openIds }, transaction, cancellationToken: ct)))
+        await using (var locked = await connection.ExecuteReaderAsync(new CommandDefinition(
+            DispatchPlans.Generic + (missingPlans.Length == 0 ? "" : CampaignPlans.ReadMissingSql) + LockPacingSql + LockSendersSql +
+            (openIds.Length == 0 ? "" : LockOpenActionsSql),
+            new { ids = campaignIds, channel, openIds, missing = missingPlans }, transaction, cancellationToken: ct)))
         {
-            pacing = (await locked.ReadAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased,
-                    DateTimeOffset? CallSlotAt, int CallSlotCalls)>())
+            if (missingPlans.Length > 0)
+            {
+                await plans.AddAsync(locked, campaignPlans, ct);
+                await locked.NextResultAsync(ct);
+            }
+            pacing = (await locked.ReadRowsAsync<(Guid CampaignId, DateOnly Day, int LeasedOnDay, DateTime[] CallLeasedAt, int[] CallLeased,
+                    DateTimeOffset? CallSlotAt, int CallSlotCalls)>(ct))
                 .ToDictionary(p => p.CampaignId, p => new Pacing
                 {
                     Day = p.Day, LeasedOnDay = p.LeasedOnDay,
@@ -156,8 +162,8 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                     CallSlotAt = p.CallSlotAt,
                     CallSlotCalls = p.CallSlotCalls,
                 });
-            senders = (await locked.ReadAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads,
-                    DateTimeOffset? HeldUntil)>())
+            senders = (await locked.ReadRowsAsync<(Guid CampaignId, string SenderId, DateOnly? Day, int LeasedOnDay, DateTimeOffset? LastLeasedAt, int Leads,
+                    DateTimeOffset? HeldUntil)>(ct))
                 .GroupBy(s => s.CampaignId)
                 .ToDictionary(g => g.Key, g => g.ToDictionary(s => s.SenderId,
                     s => new SenderPacing
@@ -167,7 +173,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                     },
                     StringComparer.Ordinal));
             if (openIds.Length > 0)
-                openActions = (await locked.ReadAsync<OpenAction>()).ToDictionary(a => a.ActionId);
+                openActions = (await locked.ReadRowsAsync<OpenAction>(ct)).ToDictionary(a => a.ActionId);
         }
 
         // The limits are judged, and the leases dated, from when the counters are held: claims of one campaign hold them one
@@ -279,8 +285,7 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 newSender));
         }
 
-        await WriteAsync(connection, transaction, request, now, expires, created, offeredAgain, deferred, pacing, senders, ct);
-        await transaction.CommitAsync(ct);
+        await WriteAndCommitAsync(connection, transaction, request, now, expires, created, offeredAgain, deferred, pacing, senders, ct);
         if (expiredCalls.Count > 0)
             await recorder.ExpireCallLeasesAsync(expiredCalls, ct);
         metrics.Leased(channel, now, [.. created.Select(a => a.Lead.NextActionAt), .. offeredAgain.Select(o => o.Lead.NextActionAt)],
@@ -403,8 +408,8 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 campaign.SystemPrompt, voice?.AppId, voice?.AppVersion, voice?.AppType.ToWire(), campaign.WebhookConfig));
     }
 
-    /// <summary>Every write of the claim as one batch of statements: one round trip, whichever of them it needs.</summary>
-    private static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Request request, DateTimeOffset now,
+    /// <summary>Every write of the claim and the commit as one batch of statements: one round trip, whichever of them it needs.</summary>
+    private static async Task WriteAndCommitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Request request, DateTimeOffset now,
         DateTimeOffset expires, List<NewAction> created, List<(OpenAction Action, Candidate Lead, Guid Token)> offeredAgain,
         List<(Candidate Lead, DateTimeOffset? Until)> deferred, Dictionary<Guid, Pacing> pacing,
         Dictionary<Guid, Dictionary<string, SenderPacing>> senders, CancellationToken ct)
@@ -494,8 +499,8 @@ public sealed class ActionClaim(NpgsqlDataSource db, CampaignPlans plans, Outcom
                 pacing_call_slot_calls = touchedPacing.Select(p => p.Value.CallSlotCalls).ToArray(),
             });
         }
-        if (statements.Count > 0)
-            await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction, cancellationToken: ct));
+        statements.Add(DispatchPlans.Commit);
+        await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction, cancellationToken: ct));
     }
 
     private async Task<DateTimeOffset?> NextDueAsync(NpgsqlConnection connection, string channel, CancellationToken ct) =>

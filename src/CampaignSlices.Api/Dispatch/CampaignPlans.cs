@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using CampaignSlices.Api.Campaigns;
 using Dapper;
 using Npgsql;
@@ -68,9 +69,26 @@ public sealed class CampaignPlans
 
     private readonly ConcurrentDictionary<Guid, Plan> _plans = new();
 
+    /// <summary>
+    /// Reads the campaigns <see cref="Find"/> found missing (the parameter <c>@missing</c>): a statement to batch with others,
+    /// whose rows <see cref="AddAsync"/> takes.
+    /// </summary>
+    public static readonly string ReadMissingSql = $"select {CampaignStore.Columns} from campaigns c where c.campaign_id = any(@missing);\n";
+
     /// <summary>The plans of <paramref name="versions"/> (campaign id → updated_at), reading only those not known at that version.</summary>
     public async Task<IReadOnlyDictionary<Guid, Plan>> GetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
         IReadOnlyDictionary<Guid, DateTimeOffset> versions, CancellationToken ct)
+    {
+        var (plans, missing) = Find(versions);
+        if (missing.Length == 0)
+            return plans;
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(ReadMissingSql, new { missing }, transaction, cancellationToken: ct));
+        await AddAsync(reader, plans, ct);
+        return plans;
+    }
+
+    /// <summary>The plans known at the versions given, and the campaigns whose plan must be read (not known, or changed since).</summary>
+    public (Dictionary<Guid, Plan> Known, Guid[] Missing) Find(IReadOnlyDictionary<Guid, DateTimeOffset> versions)
     {
         var plans = new Dictionary<Guid, Plan>();
         var missing = new List<Guid>();
@@ -81,16 +99,17 @@ public sealed class CampaignPlans
             else
                 missing.Add(campaignId);
         }
-        if (missing.Count == 0)
-            return plans;
-        var campaigns = await CampaignStore.ReadAllAsync(connection, new CommandDefinition(
-            $"select {CampaignStore.Columns} from campaigns c where c.campaign_id = any(@missing)", new { missing = missing.ToArray() },
-            transaction, cancellationToken: ct));
+        return (plans, [.. missing]);
+    }
+
+    /// <summary>Adds to <paramref name="plans"/> (and keeps) the plans of the campaigns in the reader's current result, read by <see cref="ReadMissingSql"/>.</summary>
+    public async Task AddAsync(DbDataReader reader, Dictionary<Guid, Plan> plans, CancellationToken ct)
+    {
+        var campaigns = await CampaignStore.ReadRowsAsync(reader, ct);
         if (_plans.Count + campaigns.Count > Capacity)
             _plans.Clear();
         foreach (var campaign in campaigns)
             plans[campaign.CampaignId] = _plans[campaign.CampaignId] = For(campaign);
-        return plans;
     }
 
     public static Plan For(Campaign campaign) => new(campaign, Schedule.FromCampaign(campaign),

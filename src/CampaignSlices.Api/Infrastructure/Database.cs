@@ -65,6 +65,20 @@ public static class Database
         return new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = database }.ConnectionString;
     }
 
+    /// <summary>
+    /// The rows of a batch's current result mapped as Dapper maps them, then on to the batch's next result: for a batch
+    /// whose results are not all Dapper's (a campaign read by <see cref="Campaigns.CampaignStore"/> among them).
+    /// </summary>
+    public static async Task<List<T>> ReadRowsAsync<T>(this System.Data.Common.DbDataReader reader, CancellationToken ct)
+    {
+        var parse = reader.GetRowParser<T>();
+        var rows = new List<T>();
+        while (await reader.ReadAsync(ct))
+            rows.Add(parse(reader));
+        await reader.NextResultAsync(ct);
+        return rows;
+    }
+
     /// <summary>timestamptz as DateTimeOffset (Npgsql hands Dapper a UTC DateTime); written in UTC, the only offset timestamptz takes.</summary>
     private sealed class UtcTimestampHandler : SqlMapper.TypeHandler<DateTimeOffset>
     {
