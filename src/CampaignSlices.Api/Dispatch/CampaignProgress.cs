@@ -13,11 +13,11 @@ public static class CampaignProgress
 {
     /// <summary>
     /// Adds leads that left play (completed, stopped, failed) to their campaigns' processed_leads and completes the finished;
-    /// adds email closes and bounces to the campaigns' counters and pauses those over their threshold (<see cref="BounceGuard"/>).
-    /// The <paramref name="leading"/> statements (writes returning no rows, with their values in <paramref name="parameters"/>)
-    /// go first, in the same round trip.
+    /// adds email closes and bounces to the campaigns' counters and pauses those over their threshold (<see cref="BounceGuard"/>);
+    /// records those status changes' events; and commits. The <paramref name="leading"/> statements (writes, with their values
+    /// in <paramref name="parameters"/>) go first: all of it, the commit included, is one round trip.
     /// </summary>
-    public static async Task MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
+    public static async Task MoveAndCommitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyDictionary<Guid, int> processed,
         IReadOnlyDictionary<Guid, BounceGuard.Tally> tallies, DateTimeOffset now, IReadOnlyList<string> leading, DynamicParameters parameters,
         CancellationToken ct)
     {
@@ -31,50 +31,29 @@ public static class CampaignProgress
             statements.Add(CompleteSql);
             parameters.Add("progress_campaigns", moved.Select(p => p.Key).ToArray());
             parameters.Add("progress_counts", moved.Select(p => p.Value).ToArray());
-            parameters.Add("running", CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed));
-            parameters.Add("completed", CampaignStatus.Completed.ToWire());
+            AddCompletionParameters(parameters);
         }
-        var counted = BounceGuard.AddCount(tallies, statements, parameters);
-        if (statements.Count == 0)
-            return;
-        List<(Guid CampaignId, string Status)> finished = [];
-        List<BounceGuard.Paused> paused = [];
-        await using (var results = await connection.QueryMultipleAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction,
-            cancellationToken: ct)))
-        {
-            if (moved.Count > 0)
-                finished = [.. await results.ReadAsync<(Guid CampaignId, string Status)>()];
-            if (counted)
-                paused = [.. await results.ReadAsync<BounceGuard.Paused>()];
-        }
-        await RecordCompletedAsync(connection, transaction, finished, now, ct);
-        await BounceGuard.RecordPausedAsync(connection, transaction, paused, now, ct);
+        BounceGuard.AddCount(tallies, statements, parameters);
+        statements.Add(DispatchPlans.Commit);
+        await connection.ExecuteAsync(new CommandDefinition(string.Join(";\n", statements), parameters, transaction, cancellationToken: ct));
     }
 
     /// <summary>Every running campaign among <paramref name="campaignIds"/> (all when null) whose leads are all done becomes completed.</summary>
     public static async Task<int> CompleteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[]? campaignIds,
         DateTimeOffset now, CancellationToken ct)
     {
-        var finished = (await connection.QueryAsync<(Guid CampaignId, string Status)>(new CommandDefinition(campaignIds is null ? CompleteAnySql : CompleteSql, new
-        {
-            progress_campaigns = campaignIds,
-            running = CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed),
-            completed = CampaignStatus.Completed.ToWire(),
-            now,
-        }, transaction, cancellationToken: ct))).ToList();
-        await RecordCompletedAsync(connection, transaction, finished, now, ct);
-        return finished.Count;
+        var parameters = new DynamicParameters(new { progress_campaigns = campaignIds, now });
+        AddCompletionParameters(parameters);
+        return (await connection.QueryAsync<Guid>(new CommandDefinition(campaignIds is null ? CompleteAnySql : CompleteSql, parameters, transaction,
+            cancellationToken: ct))).Count();
     }
 
-    private static async Task RecordCompletedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<(Guid CampaignId, string Status)> finished,
-        DateTimeOffset now, CancellationToken ct)
+    private static void AddCompletionParameters(DynamicParameters parameters)
     {
-        foreach (var (campaignId, status) in finished)
-        {
-            var change = CampaignStatusRules.Change((CampaignStatus)Json.FromWire(typeof(CampaignStatus), status), CampaignStatus.Completed,
-                CampaignEventType.Completed);
-            await CampaignEvents.RecordStatusChangeAsync(connection, transaction, campaignId, change, CampaignEvents.BySystem, now, ct);
-        }
+        parameters.Add("running", CampaignStatusRules.From(CampaignStatus.Completed, CampaignEventType.Completed));
+        parameters.Add("completed", CampaignStatus.Completed.ToWire());
+        parameters.Add("completed_event", CampaignEventType.Completed.ToWire());
+        parameters.Add("completed_by", CampaignEvents.BySystem);
     }
 
     // processed_leads is a counter of the dispatcher's: it leaves updated_at (what a client's change moves) alone.
@@ -91,17 +70,26 @@ public static class CampaignProgress
 
     private static readonly string CompleteAnySql = Complete("");
 
-    private static string Complete(string among) => $"""
+    private static string Complete(string among) => $$"""
         with finished as (
             select campaign_id, status
             from campaigns
-            where {among}status = any(@running) and processed_leads >= total_leads
+            where {{among}}status = any(@running) and processed_leads >= total_leads
             for no key update skip locked
-        )
-        update campaigns c
-        set status = @completed, updated_at = @now
-        from finished f
-        where c.campaign_id = f.campaign_id
-        returning c.campaign_id, f.status
+        ),
+        completed as (
+            update campaigns c
+            set status = @completed, updated_at = @now
+            from finished f
+            where c.campaign_id = f.campaign_id
+            returning c.campaign_id, f.status
+        ),
+        completion as (
+            select campaign_id, @completed_event::text as type, status as from_status, @completed::text as to_status, null::text as reason,
+                   @completed_by::text as actor, '{}'::jsonb as details
+            from completed
+        ),
+        {{CampaignEvents.RecordChangesSql("completion", "completion")}}
+        select campaign_id from completed
         """;
 }

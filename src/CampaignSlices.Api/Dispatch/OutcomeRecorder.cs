@@ -174,9 +174,8 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
                 lead_outcomes = changed.Select(l => l.LastOutcome).ToArray(),
             });
         }
-        await CampaignProgress.MoveAsync(connection, transaction, processed, BounceGuard.Tallies(closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!))),
+        await CampaignProgress.MoveAndCommitAsync(connection, transaction, processed, BounceGuard.Tallies(closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!))),
             now, writes, parameters, ct);
-        await transaction.CommitAsync(ct);
         foreach (var action in closed)
             metrics.Recorded(action.Channel, action.Outcome!);
         return results;

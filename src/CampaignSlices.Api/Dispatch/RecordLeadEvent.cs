@@ -190,8 +190,7 @@ public static class RecordLeadEvent
                 unsubscribe = email is not null, user_id = found.UserId, email,
             }, transaction, cancellationToken: ct));
             var processed = changed.GroupBy(l => l.CampaignId).ToDictionary(group => group.Key, group => group.Count());
-            await CampaignProgress.MoveAsync(connection, transaction, processed, bounceCounts, now, [], new DynamicParameters(), ct);
-            await transaction.CommitAsync(ct);
+            await CampaignProgress.MoveAndCommitAsync(connection, transaction, processed, bounceCounts, now, [], new DynamicParameters(), ct);
             return new Response((LeadStatus)Json.FromWire(typeof(LeadStatus), lead.Status));
         }
 

@@ -31,6 +31,12 @@ public sealed class BouncePauseTests(DispatchFactory api) : IClassFixture<Dispat
         var paused = Assert.Single(await EventsAsync(user, campaignId), e => (string)e["type"]! == "bounce_rate_exceeded");
         Assert.Equal(("active", "paused", "system", "bounce_rate_exceeded"),
             ((string)paused["from_status"]!, (string)paused["to_status"]!, (string)paused["actor"]!, (string)paused["reason"]!));
+        Assert.Equal((50, 5, 10.0), ((int)paused["details"]!["email_closes"]!, (int)paused["details"]!["email_bounces"]!,
+            (double)paused["details"]!["bounce_pause_percent"]!));
+        // Made in SQL by the statement that paused the campaign: a version-7 id, its time the event's to the millisecond.
+        var eventId = Guid.Parse((string)paused["event_id"]!);
+        Assert.Equal(7, eventId.Version);
+        Assert.Equal(((DateTimeOffset)paused["created_at"]!).ToUnixTimeMilliseconds(), long.Parse(eventId.ToString("N")[..12], System.Globalization.NumberStyles.HexNumber));
         await using var db = await api.OpenDatabaseAsync();
         Assert.Equal(1, await db.ExecuteScalarAsync<int>(
             "select count(*) from webhook_deliveries where campaign_id = @campaignId and payload ->> 'type' = 'campaign.bounce_rate_exceeded'", new { campaignId }));
