@@ -144,5 +144,10 @@ public static class PatchCampaign
 
     private const string ForgetCallSlotsSql = "update campaign_pacing set call_slot_at = null, call_slot_calls = 0 where campaign_id = @campaign_id";
 
-    private const string ForgetHeldSlotsSql = "update campaign_senders set held_until = null where campaign_id = @campaign_id";
+    // Claims read and write a campaign's sender rows under its pacing row's lock (and lock no sender row): held first, so
+    // that a claim running now cannot write back the slots it read.
+    private const string ForgetHeldSlotsSql = """
+        select 1 from campaign_pacing where campaign_id = @campaign_id for update;
+        update campaign_senders set held_until = null where campaign_id = @campaign_id
+        """;
 }
