@@ -44,6 +44,7 @@ public sealed class DispatchMetrics
     /// <summary>Leases that ended without an outcome and were closed rather than offered again (calls).</summary>
     public void Expired(string channel, int count) => _expiries.Add(count, new KeyValuePair<string, object?>(ChannelTag, channel));
 
-    public void Recorded(string channel, string outcome) =>
-        _outcomes.Add(1, new KeyValuePair<string, object?>(ChannelTag, channel), new KeyValuePair<string, object?>(OutcomeTag, outcome));
+    /// <summary><paramref name="count"/> outcomes of one kind newly recorded (a batch's are added once per channel and outcome).</summary>
+    public void Recorded(string channel, string outcome, int count) =>
+        _outcomes.Add(count, new KeyValuePair<string, object?>(ChannelTag, channel), new KeyValuePair<string, object?>(OutcomeTag, outcome));
 }

@@ -176,8 +176,8 @@ public sealed class OutcomeRecorder(NpgsqlDataSource db, CampaignPlans plans, Ti
         }
         await CampaignProgress.MoveAndCommitAsync(connection, transaction, processed, BounceGuard.Tallies(closed.Select(a => (a.CampaignId, a.Channel, a.Outcome!))),
             now, writes, parameters, ct);
-        foreach (var action in closed)
-            metrics.Recorded(action.Channel, action.Outcome!);
+        foreach (var kind in closed.GroupBy(a => (a.Channel, Outcome: a.Outcome!)))
+            metrics.Recorded(kind.Key.Channel, kind.Key.Outcome, kind.Count());
         return results;
     }
 
