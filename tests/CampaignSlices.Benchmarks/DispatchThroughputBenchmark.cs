@@ -386,7 +386,34 @@ public static class DispatchThroughputBenchmark
     }
 
     /// <summary>Until every lead is done: claim a batch, complete it. A short or empty claim happens when the other loop holds rows; it goes on.</summary>
-    private static Func<Progress, LoopTimes, Task> BareLoopAsync(string connectionString, int loop) => async (progress, times) =>
+    private static Func<Progress, LoopTimes, Task> BareLoopAsync(string connectionString, int loop) =>
+        SqlLoop(connectionString, $"bare loop {loop}",
+            async connection => (await connection.QueryAsync<(Guid CampaignId, int RowNumber)>(BareClaimSql, new { batch = Batch })).ToList(),
+            (connection, claimed) => connection.ExecuteAsync(BareCompleteSql, new
+            {
+                campaigns = claimed.Select(c => c.CampaignId).ToArray(),
+                rows = claimed.Select(c => c.RowNumber).ToArray(),
+            }));
+
+    /// <summary>The contract's floor (see <see cref="FloorClaimSql"/>): the same loop, each claim and completion one statement.</summary>
+    private static Func<Progress, LoopTimes, Task> FloorLoopAsync(string connectionString, int loop) =>
+        SqlLoop(connectionString, $"floor loop {loop}",
+            async connection =>
+            {
+                var ids = Enumerable.Range(0, Batch).Select(_ => Guid.CreateVersion7()).ToArray();
+                var tokens = Enumerable.Range(0, Batch).Select(_ => Guid.NewGuid()).ToArray();
+                return (await connection.QueryAsync<(Guid ActionId, Guid LeaseToken, string Email, string FirstName, string LastName, string Company,
+                    string? Timezone, string? Attributes)>(FloorClaimSql, new { batch = Batch, dailyLimit = 10000, aliases = Aliases, ids, tokens })).ToList();
+            },
+            (connection, claimed) => connection.ExecuteAsync(FloorCompleteSql, new
+            {
+                ids = claimed.Select(c => c.ActionId).ToArray(),
+                tokens = claimed.Select(c => c.LeaseToken).ToArray(),
+            }));
+
+    /// <summary>A plain SQL loop on one connection: claim a batch, complete it, until every lead is done; each step timed.</summary>
+    private static Func<Progress, LoopTimes, Task> SqlLoop<T>(string connectionString, string name, Func<NpgsqlConnection, Task<List<T>>> claim,
+        Func<NpgsqlConnection, List<T>, Task> complete) => async (progress, times) =>
     {
         // The service's own Npgsql settings (automatic preparation; one connection here, so never reset), so neither side is spared work.
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 64 }.ConnectionString);
@@ -396,58 +423,20 @@ public static class DispatchThroughputBenchmark
         while (!progress.Finished)
         {
             clock.Restart();
-            var claimed = (await connection.QueryAsync<(Guid CampaignId, int RowNumber)>(BareClaimSql, new { batch = Batch })).ToList();
+            var claimed = await claim(connection);
             times.Claims.Add(clock.Elapsed.TotalMilliseconds);
             if (claimed.Count < Batch)
                 times.ShortClaims++;
             if (claimed.Count > 0)
             {
                 clock.Restart();
-                await connection.ExecuteAsync(BareCompleteSql, new
-                {
-                    campaigns = claimed.Select(c => c.CampaignId).ToArray(),
-                    rows = claimed.Select(c => c.RowNumber).ToArray(),
-                });
+                await complete(connection, claimed);
                 times.Completions.Add(clock.Elapsed.TotalMilliseconds);
                 progress.Add(claimed.Count);
             }
             else
                 await Task.Delay(5);
-            GiveUpAfter(deadline, progress, $"bare loop {loop}");
-        }
-    };
-
-    /// <summary>The contract's floor (see <see cref="FloorClaimSql"/>): claim a batch, complete it, each in one statement.</summary>
-    private static Func<Progress, LoopTimes, Task> FloorLoopAsync(string connectionString, int loop) => async (progress, times) =>
-    {
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 64 }.ConnectionString);
-        await connection.OpenAsync();
-        var deadline = Stopwatch.StartNew();
-        var clock = new Stopwatch();
-        while (!progress.Finished)
-        {
-            clock.Restart();
-            var ids = Enumerable.Range(0, Batch).Select(_ => Guid.CreateVersion7()).ToArray();
-            var tokens = Enumerable.Range(0, Batch).Select(_ => Guid.NewGuid()).ToArray();
-            var claimed = (await connection.QueryAsync<(Guid ActionId, Guid LeaseToken, string Email, string FirstName, string LastName, string Company,
-                string? Timezone, string? Attributes)>(FloorClaimSql, new { batch = Batch, dailyLimit = 10000, aliases = Aliases, ids, tokens })).ToList();
-            times.Claims.Add(clock.Elapsed.TotalMilliseconds);
-            if (claimed.Count < Batch)
-                times.ShortClaims++;
-            if (claimed.Count > 0)
-            {
-                clock.Restart();
-                await connection.ExecuteAsync(FloorCompleteSql, new
-                {
-                    ids = claimed.Select(c => c.ActionId).ToArray(),
-                    tokens = claimed.Select(c => c.LeaseToken).ToArray(),
-                });
-                times.Completions.Add(clock.Elapsed.TotalMilliseconds);
-                progress.Add(claimed.Count);
-            }
-            else
-                await Task.Delay(5);
-            GiveUpAfter(deadline, progress, $"floor loop {loop}");
+            GiveUpAfter(deadline, progress, name);
         }
     };
 
