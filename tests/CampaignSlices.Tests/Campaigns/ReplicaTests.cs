@@ -142,15 +142,16 @@ public sealed class ReplicaTests
     }
 
     /// <summary>
-    /// Waits until an enrollment's insert waits on a lock. Only the statement's start is matched: pg_stat_activity
-    /// keeps the first 1 KiB of its text.
+    /// Waits until an enrollment's insert in this test's database waits on a lock (the cluster's other databases belong to
+    /// tests running alongside, whose enrollments may be blocked too). Only the statement's start is matched:
+    /// pg_stat_activity keeps the first 1 KiB of its text.
     /// </summary>
     private static async Task WaitForEnrollmentBlockedAsync(string database)
     {
         await using var watcher = new Npgsql.NpgsqlConnection(database);
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
         while (await watcher.ExecuteScalarAsync<int>(
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'with source as%'") == 0)
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
             await Task.Delay(100, Ct);

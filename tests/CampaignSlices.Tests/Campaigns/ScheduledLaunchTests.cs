@@ -254,13 +254,16 @@ public sealed class ScheduledLaunchTests(ApiFactory api) : IClassFixture<ApiFact
         }
     }
 
-    /// <summary>Waits until an enrollment's insert waits on a lock; only the statement's start is matched (pg_stat_activity keeps 1 KiB).</summary>
+    /// <summary>
+    /// Waits until an enrollment's insert in this class's database waits on a lock (other tests' databases share the cluster);
+    /// only the statement's start is matched (pg_stat_activity keeps 1 KiB).
+    /// </summary>
     private async Task WaitForEnrollmentBlockedAsync()
     {
         await using var db = await api.OpenDatabaseAsync();
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
         while (await db.ExecuteScalarAsync<int>(
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'with source as%'") == 0)
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'with source as%'") == 0)
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "enrollment never reached the leads insert");
             await Task.Delay(50, Ct);
