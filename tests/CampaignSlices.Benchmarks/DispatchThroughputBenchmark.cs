@@ -51,9 +51,9 @@ public static class DispatchThroughputBenchmark
         where l.campaign_id = x.campaign_id and l.row_number = x.row_number
         """;
 
-    // The contract's floor: the writes SPEC 8 requires of any dispatcher, in the fewest statements plain SQL can do them in,
-    // over copies of the service's own tables (their indexes and fillfactors too). Not the goal's reference (that is the bare
-    // loop): it shows how much of the gap is the contract's work and how much the service's. Per claim: the due leads with
+    // The contract's floor: the writes the dispatch contract (docs/dispatch.md) requires of any dispatcher, in the fewest
+    // statements plain SQL can do them in, over copies of the service's own tables (their indexes and fillfactors too). Not
+    // the goal's reference (that is the bare loop): it shows how much of the gap is the contract's work and how much the service's. Per claim: the due leads with
     // their dataset rows and campaign (SKIP LOCKED), the campaigns' daily counters (held with SKIP LOCKED, checked, added
     // to), one sender row per lead (min_interval checked, stamped), one action row per lead with its lease token (unique per
     // lead, step and attempt), the leads leased. Per completion: the actions closed where their token still holds them, the
